@@ -1,0 +1,56 @@
+# The two commands: `make run` (app on the embedded default) and `make test` (whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export REFLEX_USE_NPM := 1
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_CHECK_LATEST_VERSION := false
+export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
+export NPM_CONFIG_FUND := false
+export NPM_CONFIG_AUDIT := false
+
+.PHONY: run test setup test-setup browser lint typecheck bench clean
+
+run: setup
+	$(BIN)/python -m youworker migrate
+	$(BIN)/reflex run --env prod
+
+test: test-setup
+	$(BIN)/python -m pytest
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+test-setup: setup browser
+
+# Debian's Chromium for Playwright (never `playwright install`: it downloads browsers).
+browser:
+	@if [ -n "$$PLAYWRIGHT_CHROMIUM" ] && [ -x "$$PLAYWRIGHT_CHROMIUM" ]; then exit 0; fi; \
+	if command -v chromium >/dev/null 2>&1; then exit 0; fi; \
+	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)); \
+	elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then \
+	  sudo apt-get install -y -qq chromium; \
+	else \
+	  echo "No Chromium found and no apt-get to install it. Install Chromium or Chrome and set"; \
+	  echo "PLAYWRIGHT_CHROMIUM=/path/to/chromium; browser tests are skipped until then."; \
+	fi
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check youworker tests
+
+typecheck:
+	$(BIN)/mypy
+
+clean:
+	rm -rf .web .states $(VENV)

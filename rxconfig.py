@@ -1,0 +1,27 @@
+"""Reflex configuration, read from the same settings as the app."""
+
+import reflex as rx
+from reflex.plugins.sitemap import SitemapPlugin
+
+from youworker.db import async_url, sync_url
+from youworker.settings import get_settings
+
+_settings = get_settings()
+
+config = rx.Config(
+    app_name="youworker",
+    telemetry_enabled=False,
+    show_built_with_reflex=False,
+    db_url=sync_url(_settings.database_url),
+    async_db_url=async_url(_settings.database_url),
+    redis_url=_settings.redis.url,
+    frontend_port=_settings.api.port,
+    backend_port=_settings.api.port,
+    backend_host=_settings.api.host,
+    plugins=[
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(accent_color="indigo", gray_color="slate", radius="medium", appearance="inherit")
+        )
+    ],
+    disable_plugins=[SitemapPlugin],
+)

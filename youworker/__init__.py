@@ -1,0 +1,1 @@
+"""YouWorker: a self-hosted AI workspace."""

@@ -1,0 +1,3 @@
+from youworker.cli import main
+
+raise SystemExit(main())

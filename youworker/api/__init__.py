@@ -1,0 +1,1 @@
+"""HTTP routes mounted beside Reflex through `api_transformer`."""

@@ -1,0 +1,76 @@
+"""Health checks and the cookie side of signing in and out."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+
+from youworker.api.deps import current_user, is_root_key, bearer_token, request_context, require_same_origin
+from youworker.db import session_scope
+from youworker.models import User
+from youworker.services import health, sessions
+from youworker.settings import get_settings
+
+router = APIRouter()
+
+
+@router.get("/health")
+async def liveness() -> dict[str, str]:
+    """Liveness: the process answers. No secrets, no dependency calls."""
+    return {"status": "ok"}
+
+
+@router.get("/health/detailed")
+async def detailed_health(request: Request) -> JSONResponse:
+    """Every dependency with status and latency; admin session or root API key only."""
+    if not is_root_key(bearer_token(request)):
+        user = await current_user(request)
+        if user is None:
+            raise HTTPException(status_code=401, detail="sign in as an administrator or use the root API key")
+        if not user.is_admin:
+            raise HTTPException(status_code=403, detail="administrators only")
+    probes = await health.probe_all(get_settings())
+    body: dict[str, Any] = {
+        "status": health.overall(probes),
+        "checks": {probe.name: probe.as_dict() for probe in probes},
+    }
+    return JSONResponse(body, status_code=503 if body["status"] == "down" else 200)
+
+
+def _set_session_cookie(response: Response, token: str) -> None:
+    settings = get_settings()
+    response.set_cookie(
+        sessions.COOKIE_NAME,
+        token,
+        max_age=int(settings.security.session_ttl.total_seconds()),
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+        path="/",
+    )
+
+
+@router.post("/auth/session", dependencies=[Depends(require_same_origin)])
+async def exchange_handoff(code: Annotated[str, Body(embed=True, max_length=128)]) -> Response:
+    """Swap a sign-in hand-off code for the HttpOnly session cookie."""
+    async with session_scope() as db:
+        token = await sessions.complete(db, code, get_settings().security.session_ttl)
+    if token is None:
+        raise HTTPException(status_code=400, detail="sign-in link expired; sign in again")
+    response = JSONResponse({"status": "signed_in"})
+    _set_session_cookie(response, token)
+    return response
+
+
+@router.post("/auth/logout", dependencies=[Depends(require_same_origin)])
+async def logout(request: Request) -> Response:
+    async with session_scope() as db:
+        await sessions.end(db, request.cookies.get(sessions.COOKIE_NAME), request_context(request))
+    response = JSONResponse({"status": "signed_out"})
+    response.delete_cookie(sessions.COOKIE_NAME, path="/")
+    return response
+
+
+__all__ = ["User", "router"]

@@ -1,0 +1,111 @@
+"""`youworker` command line: migrate, create-admin, check, generate-key."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+
+from cryptography.fernet import Fernet
+
+from youworker.logging import configure_logging, get_logger
+
+log = get_logger(__name__)
+
+
+def _out(line: str) -> None:
+    sys.stdout.write(line + "\n")
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from youworker import migrations
+    from youworker.settings import get_settings
+
+    settings = get_settings()
+    if not settings.database.url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrations.upgrade(settings.database_url)
+    log.info("migrated", database=settings.database_url.split("@")[-1])
+    return 0
+
+
+async def _create_admin(email: str, name: str, password: str) -> int:
+    from youworker.db import dispose_engine, session_scope
+    from youworker.models import Role
+    from youworker.services import accounts
+    from youworker.services.errors import ServiceError
+
+    try:
+        async with session_scope() as db:
+            user = await accounts.register(db, email=email, password=password, display_name=name, invited=True)
+            if user.role != Role.ADMIN:
+                user.role = Role.ADMIN
+                await db.commit()
+    except ServiceError as exc:
+        _out(f"error: {exc.message}")
+        return 1
+    finally:
+        await dispose_engine()
+    _out(f"created admin {user.email}")
+    return 0
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    password = os.environ.get("YOUWORKER_ADMIN_PASSWORD") or getpass.getpass("Password (10+ characters): ")
+    return asyncio.run(_create_admin(args.email, args.name or args.email.split("@")[0], password))
+
+
+async def _check() -> int:
+    from youworker.db import dispose_engine
+    from youworker.services import health
+    from youworker.settings import get_settings
+
+    settings = get_settings()
+    _out(f"settings: ok (APP_ENV={settings.app_env}, data dir {settings.data_dir.resolve()})")
+    probes = await health.probe_all(settings)
+    await dispose_engine()
+    for probe in probes:
+        latency = f" {probe.latency_ms} ms" if probe.latency_ms is not None else ""
+        _out(f"{probe.name}: {probe.status}{latency} - {probe.detail}")
+    return 1 if any(p.status == "down" for p in probes) else 0
+
+
+def cmd_check(_: argparse.Namespace) -> int:
+    return asyncio.run(_check())
+
+
+def cmd_generate_key(_: argparse.Namespace) -> int:
+    _out(Fernet.generate_key().decode())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="youworker", description="YouWorker administration")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    admin = commands.add_parser("create-admin", help="create an administrator account")
+    admin.add_argument("email")
+    admin.add_argument("--name", default="", help="display name (default: the part before @)")
+    admin.set_defaults(func=cmd_create_admin)
+    commands.add_parser("check", help="verify settings and every dependency").set_defaults(func=cmd_check)
+    commands.add_parser("generate-key", help="print a new Fernet key").set_defaults(func=cmd_generate_key)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from youworker.settings import SettingsError, get_settings
+
+    args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        _out(f"settings: {exc}")
+        return 2
+    configure_logging(settings.api.log_level)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""Database engines and sessions: the one place that knows how to reach the database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from youworker.settings import get_settings
+
+_engine: AsyncEngine | None = None
+_session_factory: async_sessionmaker[AsyncSession] | None = None
+
+
+def async_url(url: str) -> str:
+    """The asyncpg / aiosqlite form of a database URL."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise ValueError(f"unsupported database: {backend}")
+
+
+def sync_url(url: str) -> str:
+    """The psycopg / pysqlite form of a database URL (Alembic and Reflex's sync engine)."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    raise ValueError(f"unsupported database: {backend}")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the ingestion worker and the app read while one writes; FKs are off by default.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def create_engine_for(url: str, echo: bool = False) -> AsyncEngine:
+    """An async engine for `url` with per-backend tuning."""
+    target = async_url(url)
+    if target.startswith("sqlite"):
+        engine = create_async_engine(target, echo=echo)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(target, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def get_engine() -> AsyncEngine:
+    global _engine, _session_factory
+    if _engine is None:
+        settings = get_settings()
+        if not settings.database.url:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        _engine = create_engine_for(settings.database_url, settings.database.echo)
+        _session_factory = async_sessionmaker(_engine, expire_on_commit=False)
+    return _engine
+
+
+def use_engine(engine: AsyncEngine) -> None:
+    """Point the process at another engine (tests, CLI)."""
+    global _engine, _session_factory
+    _engine = engine
+    _session_factory = async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def dispose_engine() -> None:
+    global _engine, _session_factory
+    if _engine is not None:
+        await _engine.dispose()
+    _engine = None
+    _session_factory = None
+
+
+@asynccontextmanager
+async def session_scope() -> AsyncIterator[AsyncSession]:
+    """A session that rolls back on error; services commit their own unit of work."""
+    get_engine()
+    assert _session_factory is not None
+    async with _session_factory() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise

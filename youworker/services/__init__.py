@@ -1,0 +1,1 @@
+"""Plain async services: no Reflex imports, every access checked here."""

@@ -1,0 +1,39 @@
+"""Errors that services raise; every caller (UI, REST, CLI) turns them into a clear message."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base class: `code` is stable, `message` is for people."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ValidationFailed(ServiceError):
+    """One or more inputs were rejected; `fields` maps each field to its message."""
+
+    code = "validation_error"
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {msg}" for name, msg in fields.items()))
+        self.fields = fields
+
+
+class AuthenticationFailed(ServiceError):
+    code = "authentication_failed"
+
+
+class NotFound(ServiceError):
+    code = "not_found"
+
+
+class Forbidden(ServiceError):
+    code = "forbidden"
+
+
+class Conflict(ServiceError):
+    code = "conflict"

@@ -1,0 +1,210 @@
+"""Application settings: one object read from the environment and `.env`, shared by app, CLI and rxconfig."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from cryptography.fernet import Fernet
+from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+AppEnv = Literal["development", "production", "test"]
+
+# Values that `.env.example` ships with; production refuses to start with any of them.
+EXAMPLE_SECRET_MARKERS = ("changethis", "change-me", "changeme", "example")
+
+SECRET_FIELDS = {
+    "root_api_key": "SECURITY__ROOT_API_KEY",
+    "jwt_secret": "SECURITY__JWT_SECRET",
+    "chat_message_encryption_secret": "SECURITY__CHAT_MESSAGE_ENCRYPTION_SECRET",
+}
+
+
+class SettingsError(RuntimeError):
+    """Raised when settings are missing or invalid; the message names the variable."""
+
+
+class DatabaseSettings(BaseModel):
+    url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in the data dir")
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value and not value.split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql", "postgres"):
+            raise ValueError("DATABASE__URL must start with postgresql:// or sqlite:///")
+        return value
+
+
+class SecuritySettings(BaseModel):
+    root_api_key: SecretStr | None = None
+    jwt_secret: SecretStr | None = None
+    chat_message_encryption_secret: SecretStr | None = None
+    session_ttl_hours: int = Field(default=24 * 14, ge=1, le=24 * 365)
+    cookie_secure: bool | None = None  # None: secure cookies in production only
+
+    @property
+    def session_ttl(self) -> timedelta:
+        return timedelta(hours=self.session_ttl_hours)
+
+    def fernet_keys(self) -> list[str]:
+        """Fernet keys, newest first."""
+        raw = self.chat_message_encryption_secret.get_secret_value() if self.chat_message_encryption_secret else ""
+        return [key.strip() for key in raw.split(",") if key.strip()]
+
+
+class LLMSettings(BaseModel):
+    provider: Literal["auto", "ollama", "embedded"] = "auto"
+    ollama_base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:11434")
+    chat_model: str = "llama3.2"
+    embed_model: str = "embeddinggemma"
+    qdrant_url: AnyHttpUrl | None = None
+    qdrant_collection: str = "youworker"
+    probe_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
+
+    @field_validator("qdrant_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+class APISettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class RedisSettings(BaseModel):
+    url: str | None = None
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+class Settings(BaseSettings):
+    """Every setting of YouWorker. Nested groups use `__`, e.g. DATABASE__URL."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_nested_delimiter="__", extra="ignore", env_file_encoding="utf-8"
+    )
+
+    app_env: AppEnv = "development"
+    data_dir: Path = Path("data")
+    database: DatabaseSettings = DatabaseSettings()
+    security: SecuritySettings = SecuritySettings()
+    llm: LLMSettings = LLMSettings()
+    api: APISettings = APISettings()
+    redis: RedisSettings = RedisSettings()
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def database_url(self) -> str:
+        """The configured URL, or SQLite inside the data directory."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.data_dir / 'youworker.db').resolve()}"
+
+    @property
+    def cookie_secure(self) -> bool:
+        if self.security.cookie_secure is not None:
+            return self.security.cookie_secure
+        return self.is_production
+
+    def secret(self, name: str) -> str:
+        value: SecretStr | None = getattr(self.security, name)
+        if value is None:
+            raise SettingsError(f"{SECRET_FIELDS[name]} is not set")
+        return value.get_secret_value()
+
+
+def _is_placeholder(value: str) -> bool:
+    lowered = value.strip().lower()
+    return not lowered or any(marker in lowered for marker in EXAMPLE_SECRET_MARKERS)
+
+
+def _generate_secret(name: str) -> str:
+    if name == "chat_message_encryption_secret":
+        return Fernet.generate_key().decode()
+    import secrets
+
+    return secrets.token_urlsafe(48)
+
+
+def _validate_fernet_keys(settings: Settings) -> None:
+    keys = settings.security.fernet_keys()
+    if not keys:
+        raise SettingsError("SECURITY__CHAT_MESSAGE_ENCRYPTION_SECRET is empty")
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError) as exc:
+            raise SettingsError(
+                f"SECURITY__CHAT_MESSAGE_ENCRYPTION_SECRET key #{position} is not a valid Fernet key "
+                "(32 url-safe base64 bytes; make one with `python -m youworker generate-key`)"
+            ) from exc
+
+
+def ensure_secrets(settings: Settings) -> Settings:
+    """Fill missing secrets (development/test: generated once and kept) or refuse (production)."""
+    missing = {
+        name: env
+        for name, env in SECRET_FIELDS.items()
+        if getattr(settings.security, name) is None
+        or _is_placeholder(getattr(settings.security, name).get_secret_value())
+    }
+    if missing and settings.is_production:
+        names = ", ".join(missing.values())
+        raise SettingsError(f"production needs real secrets; missing, empty or example value: {names}")
+    if missing:
+        stored = _load_or_create_dev_secrets(settings.data_dir, list(missing))
+        updates = {name: SecretStr(stored[name]) for name in missing}
+        settings.security = settings.security.model_copy(update=updates)
+    _validate_fernet_keys(settings)
+    return settings
+
+
+def _load_or_create_dev_secrets(data_dir: Path, names: list[str]) -> dict[str, str]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "dev-secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if any(name not in stored for name in names):
+        for name in names:
+            stored.setdefault(name, _generate_secret(name))
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(stored, indent=2))
+        os.chmod(tmp, 0o600)
+        tmp.replace(path)
+    return stored
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning validation errors into one readable SettingsError."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'__'.join(str(part) for part in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from exc
+    return ensure_secrets(settings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call `get_settings.cache_clear()`)."""
+    return load_settings()

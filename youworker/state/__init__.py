@@ -1,0 +1,1 @@
+"""Reflex state classes: thin wrappers that resolve the user and call services."""

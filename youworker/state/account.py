@@ -1,0 +1,147 @@
+"""The account page: profile, password, sessions and API keys."""
+
+from __future__ import annotations
+
+import uuid
+
+import reflex as rx
+
+from youworker.db import session_scope
+from youworker.models import User
+from youworker.services import accounts, api_keys, sessions
+from youworker.services.errors import NotFound, ValidationFailed
+from youworker.state.session import SessionState
+
+
+def _when(value: object) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "never"  # type: ignore[attr-defined]
+
+
+class AccountState(SessionState):
+    display_name_input: str = ""
+    profile_error: str = ""
+    current_password_error: str = ""
+    new_password_error: str = ""
+    sessions: list[dict[str, str]] = []
+    keys: list[dict[str, str]] = []
+    key_name_error: str = ""
+    new_key_plain: str = ""
+
+    async def _refresh(self, user: User) -> None:
+        async with session_scope() as db:
+            session_rows = await sessions.list_for(db, user)
+            key_rows = await api_keys.list_for(db, user)
+        self.sessions = [
+            {
+                "id": str(row.id),
+                "ip": row.ip or "unknown",
+                "user_agent": (row.user_agent or "unknown")[:120],
+                "last_seen": _when(row.last_seen_at),
+                "created": _when(row.created_at),
+                "current": "yes" if str(row.id) == self._session_id else "",
+            }
+            for row in session_rows
+        ]
+        self.keys = [
+            {"id": str(k.id), "name": k.name, "prefix": k.prefix, "created": _when(k.created_at),
+             "last_used": _when(k.last_used_at)}
+            for k in key_rows
+        ]
+
+    @rx.event
+    async def load(self) -> rx.event.EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        self.display_name_input = user.display_name
+        self.profile_error = self.current_password_error = self.new_password_error = ""
+        self.key_name_error = self.new_key_plain = ""
+        await self._refresh(user)
+        return None
+
+    @rx.event
+    async def save_profile(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        self.profile_error = ""
+        try:
+            async with session_scope() as db:
+                updated = await accounts.update_profile(
+                    db, user, display_name=str(form.get("display_name", "")), context=self._context()
+                )
+        except ValidationFailed as exc:
+            self.profile_error = exc.fields.get("display_name", exc.message)
+            return None
+        self.user_name = updated.display_name
+        return rx.toast.success("Profile saved.")
+
+    @rx.event
+    async def change_password(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        self.current_password_error = self.new_password_error = ""
+        try:
+            async with session_scope() as db:
+                ended = await accounts.change_password(
+                    db, user,
+                    current_password=str(form.get("current_password", "")),
+                    new_password=str(form.get("new_password", "")),
+                    keep_session_id=uuid.UUID(self._session_id),
+                    context=self._context(),
+                )
+        except ValidationFailed as exc:
+            self.current_password_error = exc.fields.get("current_password", "")
+            self.new_password_error = exc.fields.get("new_password", "")
+            return None
+        await self._refresh(user)
+        return rx.toast.success(f"Password changed. {ended} other session(s) signed out.")
+
+    @rx.event
+    async def revoke_session(self, session_id: str) -> rx.event.EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        try:
+            async with session_scope() as db:
+                await sessions.revoke(db, user, uuid.UUID(session_id), self._context())
+        except (NotFound, ValueError):
+            return rx.toast.error("That session no longer exists.")
+        if session_id == self._session_id:
+            return self.sign_out()
+        await self._refresh(user)
+        return rx.toast.success("Session ended.")
+
+    @rx.event
+    async def create_key(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        self.key_name_error = ""
+        try:
+            async with session_scope() as db:
+                _, plain = await api_keys.create(db, user, str(form.get("name", "")), self._context())
+        except ValidationFailed as exc:
+            self.key_name_error = exc.fields.get("name", exc.message)
+            return None
+        self.new_key_plain = plain
+        await self._refresh(user)
+        return None
+
+    @rx.event
+    def dismiss_new_key(self) -> None:
+        self.new_key_plain = ""
+
+    @rx.event
+    async def revoke_key(self, key_id: str) -> rx.event.EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        try:
+            async with session_scope() as db:
+                await api_keys.revoke(db, user, uuid.UUID(key_id), self._context())
+        except (NotFound, ValueError):
+            return rx.toast.error("That key no longer exists.")
+        await self._refresh(user)
+        return rx.toast.success("API key revoked.")

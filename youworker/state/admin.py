@@ -1,0 +1,126 @@
+"""Admin pages. Every handler goes through services that refuse non-admins themselves."""
+
+from __future__ import annotations
+
+import uuid
+
+import reflex as rx
+
+from youworker.db import session_scope
+from youworker.models import User
+from youworker.services import registration, users_admin
+from youworker.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from youworker.state.session import SessionState
+
+PAGE_SIZE = 20
+
+
+class AdminState(SessionState):
+    access_denied: bool = False
+    users: list[dict[str, str]] = []
+    total_users: int = 0
+    page: int = 0
+    query: str = ""
+    registration_mode: str = registration.RegistrationMode.OPEN.value
+
+    @rx.var
+    def page_count(self) -> int:
+        return max(1, -(-self.total_users // PAGE_SIZE))
+
+    async def _admin(self) -> User | None:
+        user = await self._authenticate()
+        self.access_denied = user is not None and not user.is_admin
+        return user if user is not None and user.is_admin else None
+
+    async def _reload(self, actor: User) -> None:
+        async with session_scope() as db:
+            result = await users_admin.list_users(db, actor, query=self.query, offset=self.page * PAGE_SIZE,
+                                                  limit=PAGE_SIZE)
+            self.registration_mode = (await registration.get_mode(db)).value
+        self.total_users = result.total
+        self.users = [
+            {
+                "id": str(u.id),
+                "email": u.email,
+                "name": u.display_name,
+                "role": u.role,
+                "active": "yes" if u.is_active else "",
+                "created": u.created_at.strftime("%Y-%m-%d"),
+                "last_sign_in": u.last_sign_in_at.strftime("%Y-%m-%d %H:%M") if u.last_sign_in_at else "never",
+                "is_self": "yes" if u.id == actor.id else "",
+            }
+            for u in result.users
+        ]
+
+    async def _guarded(self) -> tuple[User | None, rx.event.EventSpec | None]:
+        actor = await self._admin()
+        if actor is None and not self.access_denied:
+            return None, self._to_sign_in()
+        return actor, None
+
+    @rx.event
+    async def load(self) -> rx.event.EventSpec | None:
+        actor, redirect = await self._guarded()
+        if actor is None:
+            self.users = []
+            return redirect
+        self.page = 0
+        await self._reload(actor)
+        return None
+
+    @rx.event
+    async def search(self, query: str) -> rx.event.EventSpec | None:
+        actor, redirect = await self._guarded()
+        if actor is None:
+            return redirect
+        self.query = query[:254]
+        self.page = 0
+        await self._reload(actor)
+        return None
+
+    @rx.event
+    async def go_to_page(self, page: int) -> rx.event.EventSpec | None:
+        actor, redirect = await self._guarded()
+        if actor is None:
+            return redirect
+        self.page = max(0, min(int(page), self.page_count - 1))
+        await self._reload(actor)
+        return None
+
+    async def _apply(self, action: str, user_id: str, value: str) -> rx.event.EventSpec | None:
+        actor, redirect = await self._guarded()
+        if actor is None:
+            return redirect or rx.toast.error("Administrators only.")
+        try:
+            target = uuid.UUID(user_id)
+            async with session_scope() as db:
+                if action == "role":
+                    await users_admin.set_role(db, actor, target, value, self._context())
+                else:
+                    await users_admin.set_active(db, actor, target, value == "yes", self._context())
+        except (Conflict, Forbidden, NotFound, ValidationFailed) as exc:
+            return rx.toast.error(exc.message)
+        except ValueError:
+            return rx.toast.error("User not found.")
+        await self._reload(actor)
+        return rx.toast.success("Saved.")
+
+    @rx.event
+    async def set_role(self, user_id: str, role: str) -> rx.event.EventSpec | None:
+        return await self._apply("role", user_id, role)
+
+    @rx.event
+    async def set_active(self, user_id: str, active: str) -> rx.event.EventSpec | None:
+        return await self._apply("active", user_id, active)
+
+    @rx.event
+    async def set_registration_mode(self, mode: str) -> rx.event.EventSpec | None:
+        actor, redirect = await self._guarded()
+        if actor is None:
+            return redirect or rx.toast.error("Administrators only.")
+        try:
+            async with session_scope() as db:
+                self.registration_mode = (await registration.set_mode(db, actor, mode, self._context())).value
+        except (Forbidden, ValidationFailed) as exc:
+            return rx.toast.error(exc.message)
+        return rx.toast.success("Registration policy saved.")

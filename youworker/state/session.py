@@ -1,0 +1,96 @@
+"""The signed-in user, resolved from the HttpOnly session cookie on every event."""
+
+from __future__ import annotations
+
+from http.cookies import CookieError, SimpleCookie
+
+import reflex as rx
+
+from youworker.db import session_scope
+from youworker.models import User
+from youworker.services import sessions
+from youworker.services.audit import RequestContext
+from youworker.settings import get_settings
+
+
+def safe_next(path: str | None) -> str:
+    """Only same-site relative paths may be redirect targets."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/chat"
+    return path
+
+
+class SessionState(rx.State):
+    """Who is signed in. Every handler that acts for a user calls `_authenticate` first."""
+
+    user_email: str = ""
+    user_name: str = ""
+    is_admin: bool = False
+    signed_in: bool = False
+    _user_id: str = ""
+    _session_id: str = ""
+
+    def _cookie_token(self) -> str | None:
+        raw = self.router.headers.cookie
+        if not raw:
+            return None
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(raw)
+        except CookieError:
+            return None
+        morsel = jar.get(sessions.COOKIE_NAME)
+        return morsel.value if morsel else None
+
+    def _context(self) -> RequestContext:
+        return RequestContext(ip=self.router.session.client_ip or None, user_agent=self.router.headers.user_agent)
+
+    def _forget_user(self) -> None:
+        self.user_email = ""
+        self.user_name = ""
+        self.is_admin = False
+        self.signed_in = False
+        self._user_id = ""
+        self._session_id = ""
+
+    async def _authenticate(self) -> User | None:
+        """Re-check the session against the database: deactivation and sign-out take effect at once."""
+        async with session_scope() as db:
+            found = await sessions.resolve(db, self._cookie_token(), get_settings().security.session_ttl)
+        if found is None:
+            self._forget_user()
+            return None
+        user = found.user
+        self.user_email = user.email
+        self.user_name = user.display_name
+        self.is_admin = user.is_admin
+        self.signed_in = True
+        self._user_id = str(user.id)
+        self._session_id = str(found.session_id)
+        return user
+
+    def _to_sign_in(self) -> rx.event.EventSpec:
+        return rx.redirect(f"/login?next={self.router.url.path}", replace=True)
+
+    @rx.event
+    async def require_user(self) -> rx.event.EventSpec | None:
+        """on_load guard for pages that need a signed-in user."""
+        if await self._authenticate() is None:
+            return self._to_sign_in()
+        return None
+
+    @rx.event
+    async def redirect_home(self) -> rx.event.EventSpec:
+        """The index page: chat for signed-in users, sign-in for everyone else."""
+        if await self._authenticate() is None:
+            return rx.redirect("/login", replace=True)
+        return rx.redirect("/chat", replace=True)
+
+    @rx.event
+    def sign_out(self) -> rx.event.EventSpec:
+        """The cookie is HttpOnly, so the browser asks the server to end the session and clear it."""
+        self._forget_user()
+        return rx.call_script(
+            "fetch('/auth/logout', {method: 'POST', credentials: 'same-origin'})"
+            ".finally(() => window.location.replace('/login'))"
+        )

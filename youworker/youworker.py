@@ -1,0 +1,30 @@
+"""The Reflex app: pages, theme and the HTTP routes mounted through api_transformer."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from youworker.api.app import create_api
+from youworker.logging import configure_logging
+from youworker.pages.account import account_page
+from youworker.pages.admin import admin_page
+from youworker.pages.auth import login_page, register_page
+from youworker.pages.placeholders import chat_page, documents_page, groups_page, index_page
+from youworker.settings import get_settings
+from youworker.state.account import AccountState
+from youworker.state.admin import AdminState
+from youworker.state.auth import LoginState, RegisterState
+from youworker.state.session import SessionState
+
+_settings = get_settings()
+configure_logging(_settings.api.log_level, json=_settings.is_production)
+
+app = rx.App(api_transformer=create_api())
+app.add_page(index_page, route="/", title="YouWorker", on_load=SessionState.redirect_home)
+app.add_page(login_page, route="/login", title="Sign in · YouWorker", on_load=LoginState.check_already_signed_in)
+app.add_page(register_page, route="/register", title="Register · YouWorker", on_load=RegisterState.load)
+app.add_page(chat_page, route="/chat", title="Chat · YouWorker", on_load=SessionState.require_user)
+app.add_page(documents_page, route="/documents", title="Documents · YouWorker", on_load=SessionState.require_user)
+app.add_page(groups_page, route="/groups", title="Groups · YouWorker", on_load=SessionState.require_user)
+app.add_page(account_page, route="/account", title="Account · YouWorker", on_load=AccountState.load)
+app.add_page(admin_page, route="/admin", title="Admin · YouWorker", on_load=AdminState.load)
