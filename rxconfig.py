@@ -20,7 +20,9 @@ config = rx.Config(
     backend_host=_settings.api.host,
     plugins=[
         rx.plugins.RadixThemesPlugin(
-            theme=rx.theme(accent_color="indigo", gray_color="slate", radius="medium", appearance="inherit")
+            theme=rx.theme(
+                accent_color="indigo", gray_color="slate", radius="medium", appearance="inherit"
+            )
         )
     ],
     disable_plugins=[SitemapPlugin],

@@ -39,7 +39,9 @@ async def _create_admin(email: str, name: str, password: str) -> int:
 
     try:
         async with session_scope() as db:
-            user = await accounts.register(db, email=email, password=password, display_name=name, invited=True)
+            user = await accounts.register(
+                db, email=email, password=password, display_name=name, invited=True
+            )
             if user.role != Role.ADMIN:
                 user.role = Role.ADMIN
                 await db.commit()
@@ -53,7 +55,9 @@ async def _create_admin(email: str, name: str, password: str) -> int:
 
 
 def cmd_create_admin(args: argparse.Namespace) -> int:
-    password = os.environ.get("YOUWORKER_ADMIN_PASSWORD") or getpass.getpass("Password (10+ characters): ")
+    password = os.environ.get("YOUWORKER_ADMIN_PASSWORD") or getpass.getpass(
+        "Password (10+ characters): "
+    )
     return asyncio.run(_create_admin(args.email, args.name or args.email.split("@")[0], password))
 
 
@@ -89,8 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("email")
     admin.add_argument("--name", default="", help="display name (default: the part before @)")
     admin.set_defaults(func=cmd_create_admin)
-    commands.add_parser("check", help="verify settings and every dependency").set_defaults(func=cmd_check)
-    commands.add_parser("generate-key", help="print a new Fernet key").set_defaults(func=cmd_generate_key)
+    commands.add_parser("check", help="verify settings and every dependency").set_defaults(
+        func=cmd_check
+    )
+    commands.add_parser("generate-key", help="print a new Fernet key").set_defaults(
+        func=cmd_generate_key
+    )
     return parser
 
 

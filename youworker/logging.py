@@ -11,7 +11,9 @@ import structlog
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
     """Route stdlib and structlog output through one renderer."""
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -36,7 +36,11 @@ class DatabaseSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _known_backend(cls, value: str) -> str:
-        if value and not value.split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql", "postgres"):
+        if value and value.split(":", 1)[0].split("+", 1)[0] not in (
+            "sqlite",
+            "postgresql",
+            "postgres",
+        ):
             raise ValueError("DATABASE__URL must start with postgresql:// or sqlite:///")
         return value
 
@@ -54,7 +58,11 @@ class SecuritySettings(BaseModel):
 
     def fernet_keys(self) -> list[str]:
         """Fernet keys, newest first."""
-        raw = self.chat_message_encryption_secret.get_secret_value() if self.chat_message_encryption_secret else ""
+        raw = (
+            self.chat_message_encryption_secret.get_secret_value()
+            if self.chat_message_encryption_secret
+            else ""
+        )
         return [key.strip() for key in raw.split(",") if key.strip()]
 
 
@@ -169,7 +177,9 @@ def ensure_secrets(settings: Settings) -> Settings:
     }
     if missing and settings.is_production:
         names = ", ".join(missing.values())
-        raise SettingsError(f"production needs real secrets; missing, empty or example value: {names}")
+        raise SettingsError(
+            f"production needs real secrets; missing, empty or example value: {names}"
+        )
     if missing:
         stored = _load_or_create_dev_secrets(settings.data_dir, list(missing))
         updates = {name: SecretStr(stored[name]) for name in missing}
@@ -198,7 +208,8 @@ def load_settings(**overrides: object) -> Settings:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'__'.join(str(part) for part in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+            f"{'__'.join(str(part) for part in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
         )
         raise SettingsError(f"invalid settings: {problems}") from exc
     return ensure_secrets(settings)

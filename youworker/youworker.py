@@ -21,10 +21,24 @@ configure_logging(_settings.api.log_level, json=_settings.is_production)
 
 app = rx.App(api_transformer=create_api())
 app.add_page(index_page, route="/", title="YouWorker", on_load=SessionState.redirect_home)
-app.add_page(login_page, route="/login", title="Sign in · YouWorker", on_load=LoginState.check_already_signed_in)
-app.add_page(register_page, route="/register", title="Register · YouWorker", on_load=RegisterState.load)
+app.add_page(
+    login_page,
+    route="/login",
+    title="Sign in · YouWorker",
+    on_load=LoginState.check_already_signed_in,
+)
+app.add_page(
+    register_page, route="/register", title="Register · YouWorker", on_load=RegisterState.load
+)
 app.add_page(chat_page, route="/chat", title="Chat · YouWorker", on_load=SessionState.require_user)
-app.add_page(documents_page, route="/documents", title="Documents · YouWorker", on_load=SessionState.require_user)
-app.add_page(groups_page, route="/groups", title="Groups · YouWorker", on_load=SessionState.require_user)
+app.add_page(
+    documents_page,
+    route="/documents",
+    title="Documents · YouWorker",
+    on_load=SessionState.require_user,
+)
+app.add_page(
+    groups_page, route="/groups", title="Groups · YouWorker", on_load=SessionState.require_user
+)
 app.add_page(account_page, route="/account", title="Account · YouWorker", on_load=AccountState.load)
 app.add_page(admin_page, route="/admin", title="Admin · YouWorker", on_load=AdminState.load)

@@ -7,7 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
-from youworker.api.deps import current_user, is_root_key, bearer_token, request_context, require_same_origin
+from youworker.api.deps import (
+    bearer_token,
+    current_user,
+    is_root_key,
+    request_context,
+    require_same_origin,
+)
 from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import health, sessions
@@ -28,7 +34,9 @@ async def detailed_health(request: Request) -> JSONResponse:
     if not is_root_key(bearer_token(request)):
         user = await current_user(request)
         if user is None:
-            raise HTTPException(status_code=401, detail="sign in as an administrator or use the root API key")
+            raise HTTPException(
+                status_code=401, detail="sign in as an administrator or use the root API key"
+            )
         if not user.is_admin:
             raise HTTPException(status_code=403, detail="administrators only")
     probes = await health.probe_all(get_settings())

@@ -31,7 +31,9 @@ class GroupMembership(SQLModel, table=True):
     __tablename__ = "group_memberships"
 
     group_id: uuid.UUID = Field(foreign_key="groups.id", primary_key=True, ondelete="CASCADE")
-    user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True, index=True, ondelete="CASCADE")
+    user_id: uuid.UUID = Field(
+        foreign_key="users.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
     role: str = Field(default=GroupRole.MEMBER, max_length=16)
     joined_at: datetime = created_field()
 

@@ -56,7 +56,9 @@ async def register(
     normalized = normalize_email(email)
     is_first = await count_users(session) == 0
     if not is_first and not invited and await get_mode(session) == RegistrationMode.INVITE_ONLY:
-        raise Forbidden("Registration is by invitation only. Ask an administrator for an invitation.")
+        raise Forbidden(
+            "Registration is by invitation only. Ask an administrator for an invitation."
+        )
     if await _email_taken(session, normalized):
         raise ValidationFailed({"email": "An account with this email already exists."})
 
@@ -72,8 +74,13 @@ async def register(
         user.role = Role.ADMIN
         session.add(AppSetting(key=FIRST_ADMIN_KEY, value=str(user.id)))
     audit.record(
-        session, "user.register", actor=user, resource_type="user", resource_id=user.id,
-        context=context, role=user.role,
+        session,
+        "user.register",
+        actor=user,
+        resource_type="user",
+        resource_id=user.id,
+        context=context,
+        role=user.role,
     )
     try:
         await session.commit()
@@ -82,8 +89,12 @@ async def register(
         if is_first:
             # Someone else became the first admin a moment ago: register as a normal user.
             return await register(
-                session, email=email, password=password, display_name=display_name,
-                context=context, invited=invited,
+                session,
+                email=email,
+                password=password,
+                display_name=display_name,
+                context=context,
+                invited=invited,
             )
         raise ValidationFailed({"email": "An account with this email already exists."}) from exc
     return user
@@ -95,23 +106,37 @@ async def authenticate(
     """Check credentials in constant time; unknown email and wrong password read the same."""
     if not email.strip() or not password:
         raise ValidationFailed(
-            {k: v for k, v in {"email": "Email is required." if not email.strip() else None,
-                               "password": "Password is required." if not password else None}.items() if v}
+            {
+                k: v
+                for k, v in {
+                    "email": "Email is required." if not email.strip() else None,
+                    "password": "Password is required." if not password else None,
+                }.items()
+                if v
+            }
         )
     normalized = normalize_email(email)[:254]
     user = await session.scalar(select(User).where(User.email == normalized))
     ok, new_hash = verify_password(password[:1024], user.password_hash if user else None)
     if user is None or not ok:
         audit.record(
-            session, "auth.sign_in_failed", actor=user, actor_email=normalized if user is None else None,
-            context=context, reason="bad_credentials",
+            session,
+            "auth.sign_in_failed",
+            actor=user,
+            actor_email=normalized if user is None else None,
+            context=context,
+            reason="bad_credentials",
         )
         await session.commit()
         raise AuthenticationFailed(GENERIC_SIGN_IN_ERROR)
     if not user.is_active:
-        audit.record(session, "auth.sign_in_failed", actor=user, context=context, reason="deactivated")
+        audit.record(
+            session, "auth.sign_in_failed", actor=user, context=context, reason="deactivated"
+        )
         await session.commit()
-        raise AuthenticationFailed("This account is deactivated. Ask an administrator to reactivate it.")
+        raise AuthenticationFailed(
+            "This account is deactivated. Ask an administrator to reactivate it."
+        )
     if new_hash:
         user.password_hash = new_hash
     user.last_sign_in_at = utcnow()
@@ -121,15 +146,25 @@ async def authenticate(
 
 
 async def update_profile(
-    session: AsyncSession, actor: User, *, display_name: str, context: audit.RequestContext | None = None
+    session: AsyncSession,
+    actor: User,
+    *,
+    display_name: str,
+    context: audit.RequestContext | None = None,
 ) -> User:
     require_active(actor)
     raise_if_any({"display_name": name_problem(display_name)})
     user = await session.get(User, actor.id)
     assert user is not None
     user.display_name = display_name.strip()
-    audit.record(session, "user.profile_update", actor=user, resource_type="user", resource_id=user.id,
-                 context=context)
+    audit.record(
+        session,
+        "user.profile_update",
+        actor=user,
+        resource_type="user",
+        resource_id=user.id,
+        context=context,
+    )
     await session.commit()
     return user
 
@@ -158,7 +193,14 @@ async def change_password(
         raise ValidationFailed({"current_password": "Current password is incorrect."})
     user.password_hash = hash_password(new_password)
     ended = await sessions.end_user_sessions(session, user.id, except_session_id=keep_session_id)
-    audit.record(session, "user.password_change", actor=user, resource_type="user", resource_id=user.id,
-                 context=context, sessions_ended=ended)
+    audit.record(
+        session,
+        "user.password_change",
+        actor=user,
+        resource_type="user",
+        resource_id=user.id,
+        context=context,
+        sessions_ended=ended,
+    )
     await session.commit()
     return ended

@@ -31,10 +31,20 @@ async def create(
         raise_if_any({"name": f"You already have {MAX_KEYS_PER_USER} keys; revoke one first."})
     secret = new_token()
     plain = f"{KEY_PREFIX}{secret}"
-    key = ApiKey(user_id=actor.id, name=name.strip(), prefix=plain[:10], key_hash=token_digest(plain))
+    key = ApiKey(
+        user_id=actor.id, name=name.strip(), prefix=plain[:10], key_hash=token_digest(plain)
+    )
     session.add(key)
-    audit.record(session, "api_key.create", actor=actor, resource_type="api_key", resource_id=key.id,
-                 context=context, name=key.name, prefix=key.prefix)
+    audit.record(
+        session,
+        "api_key.create",
+        actor=actor,
+        resource_type="api_key",
+        resource_id=key.id,
+        context=context,
+        name=key.name,
+        prefix=key.prefix,
+    )
     await session.commit()
     return key, plain
 
@@ -50,15 +60,25 @@ async def list_for(session: AsyncSession, actor: User) -> list[ApiKey]:
 
 
 async def revoke(
-    session: AsyncSession, actor: User, key_id: uuid.UUID, context: audit.RequestContext | None = None
+    session: AsyncSession,
+    actor: User,
+    key_id: uuid.UUID,
+    context: audit.RequestContext | None = None,
 ) -> None:
     require_active(actor)
     key = await session.get(ApiKey, key_id)
     if key is None or key.user_id != actor.id or key.revoked_at is not None:
         raise NotFound("API key not found.")
     key.revoked_at = utcnow()
-    audit.record(session, "api_key.revoke", actor=actor, resource_type="api_key", resource_id=key.id,
-                 context=context, prefix=key.prefix)
+    audit.record(
+        session,
+        "api_key.revoke",
+        actor=actor,
+        resource_type="api_key",
+        resource_id=key.id,
+        context=context,
+        prefix=key.prefix,
+    )
     await session.commit()
 
 

@@ -49,6 +49,7 @@ async def probe_database(settings: Settings) -> Probe:
 
 async def probe_vector_store(settings: Settings) -> Probe:
     if settings.llm.qdrant_url is None:
+
         async def local() -> str:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             return f"embedded store in {settings.data_dir.resolve() / 'vectors'}"
@@ -77,7 +78,12 @@ async def probe_llm(settings: Settings) -> Probe:
 
     result = await _timed("llm", check)
     if result.status == "down" and settings.llm.provider == "auto":
-        return Probe("llm", "degraded", None, f"ollama unreachable ({result.detail}); using the embedded model")
+        return Probe(
+            "llm",
+            "degraded",
+            None,
+            f"ollama unreachable ({result.detail}); using the embedded model",
+        )
     return result
 
 
@@ -112,5 +118,9 @@ async def probe_all(settings: Settings) -> list[Probe]:
 
 def overall(probes: list[Probe]) -> str:
     if any(p.status == "down" for p in probes):
-        return "down" if any(p.name == "database" and p.status == "down" for p in probes) else "degraded"
+        return (
+            "down"
+            if any(p.name == "database" and p.status == "down" for p in probes)
+            else "degraded"
+        )
     return "degraded" if any(p.status == "degraded" for p in probes) else "ok"

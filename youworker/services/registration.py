@@ -39,6 +39,8 @@ async def set_mode(
     else:
         row.value = new_mode.value
         row.updated_at = utcnow()
-    audit.record(session, "settings.registration_mode", actor=actor, context=context, mode=new_mode.value)
+    audit.record(
+        session, "settings.registration_mode", actor=actor, context=context, mode=new_mode.value
+    )
     await session.commit()
     return new_mode

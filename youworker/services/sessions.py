@@ -65,7 +65,12 @@ async def complete(session: AsyncSession, code: str, ttl: timedelta) -> str | No
     result = await session.execute(
         update(UserSession)
         .where(UserSession.id == row.id, UserSession.handoff_hash == row.handoff_hash)
-        .values(token_hash=token_digest(token), handoff_hash=None, expires_at=now + ttl, last_seen_at=now)
+        .values(
+            token_hash=token_digest(token),
+            handoff_hash=None,
+            expires_at=now + ttl,
+            last_seen_at=now,
+        )
     )
     await session.commit()
     return token if result.rowcount == 1 else None  # type: ignore[attr-defined]
@@ -95,11 +100,15 @@ async def resolve(session: AsyncSession, token: str | None, ttl: timedelta) -> A
     return Authenticated(user=user, session_id=row.id)
 
 
-async def end(session: AsyncSession, token: str | None, context: audit.RequestContext | None = None) -> bool:
+async def end(
+    session: AsyncSession, token: str | None, context: audit.RequestContext | None = None
+) -> bool:
     """Sign out: delete the session behind this token."""
     if not token or len(token) > 128:
         return False
-    row = await session.scalar(select(UserSession).where(UserSession.token_hash == token_digest(token)))
+    row = await session.scalar(
+        select(UserSession).where(UserSession.token_hash == token_digest(token))
+    )
     if row is None:
         return False
     user = await session.get(User, row.user_id)
@@ -136,7 +145,10 @@ async def list_for(session: AsyncSession, actor: User) -> list[UserSession]:
 
 
 async def revoke(
-    session: AsyncSession, actor: User, session_id: uuid.UUID, context: audit.RequestContext | None = None
+    session: AsyncSession,
+    actor: User,
+    session_id: uuid.UUID,
+    context: audit.RequestContext | None = None,
 ) -> None:
     """End one of the actor's own sessions; someone else's reads as not found."""
     require_active(actor)
@@ -144,8 +156,14 @@ async def revoke(
     if row is None or row.user_id != actor.id:
         raise NotFound("Session not found.")
     await session.delete(row)
-    audit.record(session, "auth.session_revoke", actor=actor, resource_type="session",
-                 resource_id=session_id, context=context)
+    audit.record(
+        session,
+        "auth.session_revoke",
+        actor=actor,
+        resource_type="session",
+        resource_id=session_id,
+        context=context,
+    )
     await session.commit()
 
 

@@ -54,14 +54,19 @@ async def _target(session: AsyncSession, user_id: uuid.UUID) -> User:
 async def _active_admins(session: AsyncSession) -> int:
     return int(
         await session.scalar(
-            select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.is_active.is_(True))  # type: ignore[attr-defined]
+            select(func.count())
+            .select_from(User)
+            .where(User.role == Role.ADMIN, User.is_active.is_(True))  # type: ignore[attr-defined]
         )
         or 0
     )
 
 
 async def set_role(
-    session: AsyncSession, actor: User, user_id: uuid.UUID, role: str,
+    session: AsyncSession,
+    actor: User,
+    user_id: uuid.UUID,
+    role: str,
     context: audit.RequestContext | None = None,
 ) -> User:
     require_site_admin(actor)
@@ -73,14 +78,26 @@ async def set_role(
     if user.role == Role.ADMIN and user.is_active and await _active_admins(session) <= 1:
         raise Conflict("The last active administrator cannot be demoted.")
     previous, user.role = user.role, role
-    audit.record(session, "user.role_change", actor=actor, resource_type="user", resource_id=user.id,
-                 context=context, old=previous, new=role, email=user.email)
+    audit.record(
+        session,
+        "user.role_change",
+        actor=actor,
+        resource_type="user",
+        resource_id=user.id,
+        context=context,
+        old=previous,
+        new=role,
+        email=user.email,
+    )
     await session.commit()
     return user
 
 
 async def set_active(
-    session: AsyncSession, actor: User, user_id: uuid.UUID, active: bool,
+    session: AsyncSession,
+    actor: User,
+    user_id: uuid.UUID,
+    active: bool,
     context: audit.RequestContext | None = None,
 ) -> User:
     """Deactivation ends the user's sessions and API keys at once."""
@@ -103,7 +120,14 @@ async def set_active(
             .values(revoked_at=utcnow())
         )
         details["api_keys_revoked"] = int(revoked.rowcount or 0)  # type: ignore[attr-defined]
-    audit.record(session, "user.activate" if active else "user.deactivate", actor=actor,
-                 resource_type="user", resource_id=user.id, context=context, **details)
+    audit.record(
+        session,
+        "user.activate" if active else "user.deactivate",
+        actor=actor,
+        resource_type="user",
+        resource_id=user.id,
+        context=context,
+        **details,
+    )
     await session.commit()
     return user

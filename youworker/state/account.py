@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from youworker.db import session_scope
 from youworker.models import User
@@ -43,13 +44,18 @@ class AccountState(SessionState):
             for row in session_rows
         ]
         self.keys = [
-            {"id": str(k.id), "name": k.name, "prefix": k.prefix, "created": _when(k.created_at),
-             "last_used": _when(k.last_used_at)}
+            {
+                "id": str(k.id),
+                "name": k.name,
+                "prefix": k.prefix,
+                "created": _when(k.created_at),
+                "last_used": _when(k.last_used_at),
+            }
             for k in key_rows
         ]
 
     @rx.event
-    async def load(self) -> rx.event.EventSpec | None:
+    async def load(self) -> EventSpec | None:
         user = await self._authenticate()
         if user is None:
             return self._to_sign_in()
@@ -60,7 +66,7 @@ class AccountState(SessionState):
         return None
 
     @rx.event
-    async def save_profile(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+    async def save_profile(self, form: dict[str, str]) -> EventSpec | None:
         user = await self._authenticate()
         if user is None:
             return self._to_sign_in()
@@ -68,7 +74,10 @@ class AccountState(SessionState):
         try:
             async with session_scope() as db:
                 updated = await accounts.update_profile(
-                    db, user, display_name=str(form.get("display_name", "")), context=self._context()
+                    db,
+                    user,
+                    display_name=str(form.get("display_name", "")),
+                    context=self._context(),
                 )
         except ValidationFailed as exc:
             self.profile_error = exc.fields.get("display_name", exc.message)
@@ -77,7 +86,7 @@ class AccountState(SessionState):
         return rx.toast.success("Profile saved.")
 
     @rx.event
-    async def change_password(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+    async def change_password(self, form: dict[str, str]) -> EventSpec | None:
         user = await self._authenticate()
         if user is None:
             return self._to_sign_in()
@@ -85,7 +94,8 @@ class AccountState(SessionState):
         try:
             async with session_scope() as db:
                 ended = await accounts.change_password(
-                    db, user,
+                    db,
+                    user,
                     current_password=str(form.get("current_password", "")),
                     new_password=str(form.get("new_password", "")),
                     keep_session_id=uuid.UUID(self._session_id),
@@ -99,7 +109,7 @@ class AccountState(SessionState):
         return rx.toast.success(f"Password changed. {ended} other session(s) signed out.")
 
     @rx.event
-    async def revoke_session(self, session_id: str) -> rx.event.EventSpec | None:
+    async def revoke_session(self, session_id: str) -> EventSpec | None:
         user = await self._authenticate()
         if user is None:
             return self._to_sign_in()
@@ -114,14 +124,16 @@ class AccountState(SessionState):
         return rx.toast.success("Session ended.")
 
     @rx.event
-    async def create_key(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+    async def create_key(self, form: dict[str, str]) -> EventSpec | None:
         user = await self._authenticate()
         if user is None:
             return self._to_sign_in()
         self.key_name_error = ""
         try:
             async with session_scope() as db:
-                _, plain = await api_keys.create(db, user, str(form.get("name", "")), self._context())
+                _, plain = await api_keys.create(
+                    db, user, str(form.get("name", "")), self._context()
+                )
         except ValidationFailed as exc:
             self.key_name_error = exc.fields.get("name", exc.message)
             return None
@@ -134,7 +146,7 @@ class AccountState(SessionState):
         self.new_key_plain = ""
 
     @rx.event
-    async def revoke_key(self, key_id: str) -> rx.event.EventSpec | None:
+    async def revoke_key(self, key_id: str) -> EventSpec | None:
         user = await self._authenticate()
         if user is None:
             return self._to_sign_in()

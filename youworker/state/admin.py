@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from youworker.db import session_scope
 from youworker.models import User
@@ -34,8 +35,9 @@ class AdminState(SessionState):
 
     async def _reload(self, actor: User) -> None:
         async with session_scope() as db:
-            result = await users_admin.list_users(db, actor, query=self.query, offset=self.page * PAGE_SIZE,
-                                                  limit=PAGE_SIZE)
+            result = await users_admin.list_users(
+                db, actor, query=self.query, offset=self.page * PAGE_SIZE, limit=PAGE_SIZE
+            )
             self.registration_mode = (await registration.get_mode(db)).value
         self.total_users = result.total
         self.users = [
@@ -46,20 +48,22 @@ class AdminState(SessionState):
                 "role": u.role,
                 "active": "yes" if u.is_active else "",
                 "created": u.created_at.strftime("%Y-%m-%d"),
-                "last_sign_in": u.last_sign_in_at.strftime("%Y-%m-%d %H:%M") if u.last_sign_in_at else "never",
+                "last_sign_in": u.last_sign_in_at.strftime("%Y-%m-%d %H:%M")
+                if u.last_sign_in_at
+                else "never",
                 "is_self": "yes" if u.id == actor.id else "",
             }
             for u in result.users
         ]
 
-    async def _guarded(self) -> tuple[User | None, rx.event.EventSpec | None]:
+    async def _guarded(self) -> tuple[User | None, EventSpec | None]:
         actor = await self._admin()
         if actor is None and not self.access_denied:
             return None, self._to_sign_in()
         return actor, None
 
     @rx.event
-    async def load(self) -> rx.event.EventSpec | None:
+    async def load(self) -> EventSpec | None:
         actor, redirect = await self._guarded()
         if actor is None:
             self.users = []
@@ -69,7 +73,7 @@ class AdminState(SessionState):
         return None
 
     @rx.event
-    async def search(self, query: str) -> rx.event.EventSpec | None:
+    async def search(self, query: str) -> EventSpec | None:
         actor, redirect = await self._guarded()
         if actor is None:
             return redirect
@@ -79,7 +83,7 @@ class AdminState(SessionState):
         return None
 
     @rx.event
-    async def go_to_page(self, page: int) -> rx.event.EventSpec | None:
+    async def go_to_page(self, page: int) -> EventSpec | None:
         actor, redirect = await self._guarded()
         if actor is None:
             return redirect
@@ -87,7 +91,7 @@ class AdminState(SessionState):
         await self._reload(actor)
         return None
 
-    async def _apply(self, action: str, user_id: str, value: str) -> rx.event.EventSpec | None:
+    async def _apply(self, action: str, user_id: str, value: str) -> EventSpec | None:
         actor, redirect = await self._guarded()
         if actor is None:
             return redirect or rx.toast.error("Administrators only.")
@@ -106,21 +110,23 @@ class AdminState(SessionState):
         return rx.toast.success("Saved.")
 
     @rx.event
-    async def set_role(self, user_id: str, role: str) -> rx.event.EventSpec | None:
+    async def set_role(self, user_id: str, role: str) -> EventSpec | None:
         return await self._apply("role", user_id, role)
 
     @rx.event
-    async def set_active(self, user_id: str, active: str) -> rx.event.EventSpec | None:
+    async def set_active(self, user_id: str, active: str) -> EventSpec | None:
         return await self._apply("active", user_id, active)
 
     @rx.event
-    async def set_registration_mode(self, mode: str) -> rx.event.EventSpec | None:
+    async def set_registration_mode(self, mode: str) -> EventSpec | None:
         actor, redirect = await self._guarded()
         if actor is None:
             return redirect or rx.toast.error("Administrators only.")
         try:
             async with session_scope() as db:
-                self.registration_mode = (await registration.set_mode(db, actor, mode, self._context())).value
+                self.registration_mode = (
+                    await registration.set_mode(db, actor, mode, self._context())
+                ).value
         except (Forbidden, ValidationFailed) as exc:
             return rx.toast.error(exc.message)
         return rx.toast.success("Registration policy saved.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from youworker.db import session_scope
 from youworker.services import accounts, sessions
@@ -11,7 +12,7 @@ from youworker.services.registration import RegistrationMode, get_mode
 from youworker.state.session import SessionState, safe_next
 
 
-def _hand_off(code: str, next_path: str) -> rx.event.EventSpec:
+def _hand_off(code: str, next_path: str) -> EventSpec:
     """Let the browser swap the hand-off code for the HttpOnly cookie, then reload."""
     # Both values are url-safe by construction (token_urlsafe and safe_next), so inlining is safe.
     return rx.call_script(
@@ -30,7 +31,7 @@ class LoginState(SessionState):
     busy: bool = False
 
     @rx.event
-    async def check_already_signed_in(self) -> rx.event.EventSpec | None:
+    async def check_already_signed_in(self) -> EventSpec | None:
         self.email_error = self.password_error = self.form_error = ""
         if await self._authenticate() is not None:
             return rx.redirect("/chat", replace=True)
@@ -39,12 +40,14 @@ class LoginState(SessionState):
         return None
 
     @rx.event
-    async def submit(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+    async def submit(self, form: dict[str, str]) -> EventSpec | None:
         self.email_error = self.password_error = self.form_error = ""
         email, password = str(form.get("email", "")), str(form.get("password", ""))
         try:
             async with session_scope() as db:
-                user = await accounts.authenticate(db, email=email, password=password, context=self._context())
+                user = await accounts.authenticate(
+                    db, email=email, password=password, context=self._context()
+                )
                 code = await sessions.begin(db, user, self._context())
         except ValidationFailed as exc:
             self.email_error = exc.fields.get("email", "")
@@ -65,19 +68,20 @@ class RegisterState(SessionState):
     invite_only: bool = False
 
     @rx.event
-    async def load(self) -> rx.event.EventSpec | None:
+    async def load(self) -> EventSpec | None:
         self.email_error = self.display_name_error = self.password_error = ""
         self.confirm_error = self.form_error = ""
         if await self._authenticate() is not None:
             return rx.redirect("/chat", replace=True)
         async with session_scope() as db:
             self.invite_only = (
-                await accounts.count_users(db) > 0 and await get_mode(db) == RegistrationMode.INVITE_ONLY
+                await accounts.count_users(db) > 0
+                and await get_mode(db) == RegistrationMode.INVITE_ONLY
             )
         return None
 
     @rx.event
-    async def submit(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+    async def submit(self, form: dict[str, str]) -> EventSpec | None:
         self.email_error = self.display_name_error = self.password_error = ""
         self.confirm_error = self.form_error = ""
         password = str(form.get("password", ""))

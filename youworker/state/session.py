@@ -5,6 +5,7 @@ from __future__ import annotations
 from http.cookies import CookieError, SimpleCookie
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from youworker.db import session_scope
 from youworker.models import User
@@ -43,7 +44,9 @@ class SessionState(rx.State):
         return morsel.value if morsel else None
 
     def _context(self) -> RequestContext:
-        return RequestContext(ip=self.router.session.client_ip or None, user_agent=self.router.headers.user_agent)
+        return RequestContext(
+            ip=self.router.session.client_ip or None, user_agent=self.router.headers.user_agent
+        )
 
     def _forget_user(self) -> None:
         self.user_email = ""
@@ -56,7 +59,9 @@ class SessionState(rx.State):
     async def _authenticate(self) -> User | None:
         """Re-check the session against the database: deactivation and sign-out take effect at once."""
         async with session_scope() as db:
-            found = await sessions.resolve(db, self._cookie_token(), get_settings().security.session_ttl)
+            found = await sessions.resolve(
+                db, self._cookie_token(), get_settings().security.session_ttl
+            )
         if found is None:
             self._forget_user()
             return None
@@ -69,25 +74,25 @@ class SessionState(rx.State):
         self._session_id = str(found.session_id)
         return user
 
-    def _to_sign_in(self) -> rx.event.EventSpec:
+    def _to_sign_in(self) -> EventSpec:
         return rx.redirect(f"/login?next={self.router.url.path}", replace=True)
 
     @rx.event
-    async def require_user(self) -> rx.event.EventSpec | None:
+    async def require_user(self) -> EventSpec | None:
         """on_load guard for pages that need a signed-in user."""
         if await self._authenticate() is None:
             return self._to_sign_in()
         return None
 
     @rx.event
-    async def redirect_home(self) -> rx.event.EventSpec:
+    async def redirect_home(self) -> EventSpec:
         """The index page: chat for signed-in users, sign-in for everyone else."""
         if await self._authenticate() is None:
             return rx.redirect("/login", replace=True)
         return rx.redirect("/chat", replace=True)
 
     @rx.event
-    def sign_out(self) -> rx.event.EventSpec:
+    def sign_out(self) -> EventSpec:
         """The cookie is HttpOnly, so the browser asks the server to end the session and clear it."""
         self._forget_user()
         return rx.call_script(
