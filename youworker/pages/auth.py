@@ -38,6 +38,7 @@ def _field(label: str, name: str, error: rx.Var[str], **props: object) -> rx.Com
         field_error(error),
         spacing="1",
         width="100%",
+        data_testid=f"field-{name}",
     )
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from youworker.models import AppSetting, Role, User
 from youworker.models.base import utcnow
@@ -28,7 +29,7 @@ FIRST_ADMIN_KEY = "first_admin"
 
 
 async def _email_taken(session: AsyncSession, email: str) -> bool:
-    found = await session.scalar(select(User.id).where(User.email == email))
+    found = await session.scalar(select(col(User.id)).where(col(User.email) == email))
     return found is not None
 
 
@@ -116,7 +117,7 @@ async def authenticate(
             }
         )
     normalized = normalize_email(email)[:254]
-    user = await session.scalar(select(User).where(User.email == normalized))
+    user = await session.scalar(select(User).where(col(User.email) == normalized))
     ok, new_hash = verify_password(password[:1024], user.password_hash if user else None)
     if user is None or not ok:
         audit.record(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from youworker.models import ApiKey, User
 from youworker.models.base import utcnow
@@ -53,8 +53,8 @@ async def list_for(session: AsyncSession, actor: User) -> list[ApiKey]:
     require_active(actor)
     rows = await session.scalars(
         select(ApiKey)
-        .where(ApiKey.user_id == actor.id, ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
-        .order_by(ApiKey.created_at.desc())  # type: ignore[attr-defined]
+        .where(col(ApiKey.user_id) == actor.id, col(ApiKey.revoked_at).is_(None))
+        .order_by(col(ApiKey.created_at).desc())
     )
     return list(rows)
 
@@ -89,8 +89,8 @@ async def resolve(session: AsyncSession, plain: str | None) -> User | None:
     found = (
         await session.execute(
             select(ApiKey, User)
-            .join(User, User.id == ApiKey.user_id)
-            .where(ApiKey.key_hash == token_digest(plain))
+            .join(User, col(User.id) == col(ApiKey.user_id))
+            .where(col(ApiKey.key_hash) == token_digest(plain))
         )
     ).first()
     if found is None:

@@ -97,7 +97,7 @@ async def probe_redis(settings: Settings) -> Probe:
 
         client = Redis.from_url(url, socket_connect_timeout=PROBE_TIMEOUT_SECONDS)
         try:
-            await client.ping()
+            await client.ping()  # type: ignore[misc]  # redis-py types ping() as sync-or-async
         finally:
             await client.aclose()
         return "ping ok"

@@ -11,8 +11,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from youworker.models import User, UserSession
 from youworker.models.base import utcnow
@@ -56,7 +57,7 @@ async def complete(session: AsyncSession, code: str, ttl: timedelta) -> str | No
         return None
     now = utcnow()
     row = await session.scalar(
-        select(UserSession).where(UserSession.handoff_hash == token_digest(code))
+        select(UserSession).where(col(UserSession.handoff_hash) == token_digest(code))
     )
     if row is None or row.token_hash is not None or row.expires_at <= now:
         return None
@@ -64,7 +65,7 @@ async def complete(session: AsyncSession, code: str, ttl: timedelta) -> str | No
     # The conditional update makes a replayed code lose the race instead of minting a second token.
     result = await session.execute(
         update(UserSession)
-        .where(UserSession.id == row.id, UserSession.handoff_hash == row.handoff_hash)
+        .where(col(UserSession.id) == row.id, col(UserSession.handoff_hash) == row.handoff_hash)
         .values(
             token_hash=token_digest(token),
             handoff_hash=None,
@@ -84,8 +85,8 @@ async def resolve(session: AsyncSession, token: str | None, ttl: timedelta) -> A
     found = (
         await session.execute(
             select(UserSession, User)
-            .join(User, User.id == UserSession.user_id)
-            .where(UserSession.token_hash == token_digest(token))
+            .join(User, col(User.id) == col(UserSession.user_id))
+            .where(col(UserSession.token_hash) == token_digest(token))
         )
     ).first()
     if found is None:
@@ -107,7 +108,7 @@ async def end(
     if not token or len(token) > 128:
         return False
     row = await session.scalar(
-        select(UserSession).where(UserSession.token_hash == token_digest(token))
+        select(UserSession).where(col(UserSession.token_hash) == token_digest(token))
     )
     if row is None:
         return False
@@ -122,9 +123,9 @@ async def end_user_sessions(
     session: AsyncSession, user_id: uuid.UUID, except_session_id: uuid.UUID | None = None
 ) -> int:
     """Delete a user's sessions (caller commits)."""
-    statement = delete(UserSession).where(UserSession.user_id == user_id)
+    statement = delete(UserSession).where(col(UserSession.user_id) == user_id)
     if except_session_id is not None:
-        statement = statement.where(UserSession.id != except_session_id)
+        statement = statement.where(col(UserSession.id) != except_session_id)
     result = await session.execute(statement)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -136,10 +137,10 @@ async def list_for(session: AsyncSession, actor: User) -> list[UserSession]:
         select(UserSession)
         .where(
             UserSession.user_id == actor.id,
-            UserSession.token_hash.is_not(None),  # type: ignore[union-attr]
+            col(UserSession.token_hash).is_not(None),
             UserSession.expires_at > utcnow(),
         )
-        .order_by(UserSession.last_seen_at.desc())  # type: ignore[attr-defined]
+        .order_by(col(UserSession.last_seen_at).desc())
     )
     return list(rows)
 
@@ -168,6 +169,8 @@ async def revoke(
 
 
 async def purge_expired(session: AsyncSession) -> int:
-    result = await session.execute(delete(UserSession).where(UserSession.expires_at <= utcnow()))
+    result = await session.execute(
+        delete(UserSession).where(col(UserSession.expires_at) <= utcnow())
+    )
     await session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from youworker.models import ApiKey, Role, User
 from youworker.models.base import utcnow
@@ -33,8 +35,10 @@ async def list_users(
     needle = query.strip().lower()[:254]
     if needle:
         pattern = f"%{needle.replace('%', '').replace('_', '')}%"
-        condition = or_(User.email.like(pattern), func.lower(User.display_name).like(pattern))  # type: ignore[attr-defined]
-    listing = select(User).order_by(User.created_at, User.id)
+        condition = or_(
+            col(User.email).like(pattern), func.lower(col(User.display_name)).like(pattern)
+        )
+    listing = select(User).order_by(col(User.created_at), col(User.id))
     counting = select(func.count()).select_from(User)
     if condition is not None:
         listing = listing.where(condition)
@@ -56,7 +60,7 @@ async def _active_admins(session: AsyncSession) -> int:
         await session.scalar(
             select(func.count())
             .select_from(User)
-            .where(User.role == Role.ADMIN, User.is_active.is_(True))  # type: ignore[attr-defined]
+            .where(col(User.role) == Role.ADMIN, col(User.is_active).is_(True))
         )
         or 0
     )
@@ -111,12 +115,12 @@ async def set_active(
         if user.is_admin and await _active_admins(session) <= 1:
             raise Conflict("The last active administrator cannot be deactivated.")
     user.is_active = active
-    details: dict[str, object] = {"email": user.email}
+    details: dict[str, Any] = {"email": user.email}
     if not active:
         details["sessions_ended"] = await sessions.end_user_sessions(session, user.id)
         revoked = await session.execute(
             update(ApiKey)
-            .where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+            .where(col(ApiKey.user_id) == user.id, col(ApiKey.revoked_at).is_(None))
             .values(revoked_at=utcnow())
         )
         details["api_keys_revoked"] = int(revoked.rowcount or 0)  # type: ignore[attr-defined]

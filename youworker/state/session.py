@@ -91,11 +91,14 @@ class SessionState(rx.State):
             return rx.redirect("/login", replace=True)
         return rx.redirect("/chat", replace=True)
 
-    @rx.event
-    def sign_out(self) -> EventSpec:
+    def _end_browser_session(self) -> EventSpec:
         """The cookie is HttpOnly, so the browser asks the server to end the session and clear it."""
         self._forget_user()
         return rx.call_script(
             "fetch('/auth/logout', {method: 'POST', credentials: 'same-origin'})"
             ".finally(() => window.location.replace('/login'))"
         )
+
+    @rx.event
+    def sign_out(self) -> EventSpec:
+        return self._end_browser_session()

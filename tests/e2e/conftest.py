@@ -1,0 +1,229 @@
+"""The e2e harness: one production build of the app on a free port, driven by Debian's Chromium.
+
+The server gets its own data directory and SQLite database, so the very first registration in a
+test session is deterministic: the `admin` fixture makes it before any test runs (every test's
+`base_url` depends on it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, StorageState, expect
+
+from .flows import Account, new_account, register
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT_SECONDS = float(os.environ.get("E2E_STARTUP_TIMEOUT", "420"))
+STOP_GRACE_SECONDS = 15.0
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SERVER_LOG_KEY = pytest.StashKey[Path]()
+
+# Reflex pages hydrate and then round-trip the websocket; give assertions room on slow machines.
+expect.set_options(timeout=15_000)
+
+
+def _chromium_executable() -> str | None:
+    configured = os.environ.get("PLAYWRIGHT_CHROMIUM")
+    if configured:
+        return configured if os.access(configured, os.X_OK) else None
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> str:
+    found = _chromium_executable()
+    if found is None:
+        pytest.skip("Chromium not found: install Debian chromium or set PLAYWRIGHT_CHROMIUM")
+    return found
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(chromium_executable: str) -> dict[str, Any]:
+    """Overrides pytest-playwright's: never a downloaded browser, always the system Chromium."""
+    return {"executable_path": chromium_executable, "args": CHROMIUM_ARGS}
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _server_env(data_dir: Path, port: int) -> dict[str, str]:
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ)
+    env.update(
+        {
+            "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+            "REFLEX_USE_NPM": "1",
+            "REFLEX_TELEMETRY_ENABLED": "false",
+            "REFLEX_CHECK_LATEST_VERSION": "false",
+            "NPM_CONFIG_REGISTRY": env.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/"),
+            "APP_ENV": "test",
+            "DATA_DIR": str(data_dir),
+            "DATABASE__URL": f"sqlite:///{data_dir / 'e2e.db'}",
+            "API__HOST": "127.0.0.1",
+            "API__PORT": str(port),
+            # In-process Reflex state: nothing shared with other runs through a Redis server.
+            "REDIS__URL": "",
+        }
+    )
+    return env
+
+
+def _log_tail(log_path: Path, lines: int = 60) -> str:
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return "(no server log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # only our own 127.0.0.1 server
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, b""
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while True:
+        code = process.poll()
+        if code is not None:
+            raise RuntimeError(
+                f"the app exited with code {code} before it was ready; server log {log_path}:\n"
+                + _log_tail(log_path)
+            )
+        try:
+            status, body = _get(f"{url}/health")
+            if status == 200 and json.loads(body) == {"status": "ok"} and _get(f"{url}/")[0] == 200:
+                return
+        except (OSError, ValueError):
+            pass  # not listening yet
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the app did not answer {url}/health within {STARTUP_TIMEOUT_SECONDS:.0f} s; "
+                f"server log {log_path}:\n" + _log_tail(log_path)
+            )
+        time.sleep(0.5)  # readiness polling interval, bounded by the deadline above
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """End the whole process group: reflex starts granian workers of its own."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        pass
+    try:  # also reaps workers that outlived the leader
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=STOP_GRACE_SECONDS)
+
+
+@pytest.fixture(scope="session")
+def app_url(
+    chromium_executable: str, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[str]:
+    """Build and start the app once per session (prod mode, one port); yields its base URL."""
+    data_dir = tmp_path_factory.mktemp("e2e-app")
+    port = _free_port()
+    env = _server_env(data_dir, port)
+    log_path = data_dir / "server.log"
+    pytestconfig.stash[SERVER_LOG_KEY] = log_path
+
+    migrate = subprocess.run(
+        [sys.executable, "-m", "youworker", "migrate"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    if migrate.returncode != 0:
+        raise RuntimeError(f"`python -m youworker migrate` failed:\n{migrate.stdout}\n{migrate.stderr}")
+
+    reflex = shutil.which("reflex", path=env["PATH"]) or "reflex"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [reflex, "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port)],
+            cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_ready(process, url, log_path)
+        yield url
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def admin_account(app_url: str, browser: Browser) -> tuple[Account, StorageState]:
+    """The first registration on the fresh database; returns it with its signed-in storage."""
+    account = new_account("admin")
+    context = browser.new_context(base_url=app_url)
+    try:
+        register(context.new_page(), account)
+        return account, context.storage_state()
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def admin(admin_account: tuple[Account, StorageState]) -> Account:
+    return admin_account[0]
+
+
+@pytest.fixture(scope="session")
+def base_url(app_url: str, admin: Account) -> str:
+    """Overrides pytest-playwright's: every context targets the app, after the admin exists."""
+    return app_url
+
+
+@pytest.fixture
+def admin_context(
+    new_context: Any, admin_account: tuple[Account, StorageState]
+) -> BrowserContext:
+    """A browser context already signed in as the admin (its own Reflex client state)."""
+    context: BrowserContext = new_context(storage_state=admin_account[1])
+    return context
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the server log's tail to failing e2e tests."""
+    report = yield
+    log_path = item.config.stash.get(SERVER_LOG_KEY, None)
+    if report.failed and log_path is not None and item.get_closest_marker("e2e"):
+        report.sections.append(("server log (tail)", _log_tail(log_path, 80)))
+    return report
