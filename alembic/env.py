@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the app's settings unless the caller passes a connection."""
+"""Alembic environment: the URL comes from the app's settings unless the caller passes one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: isolated settings, and a migrated database on SQLite and (when reachable) PostgreSQL."""
+"""Shared fixtures: isolated settings and a migrated database on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def postgres_unavailable_reason() -> str | None:
         with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=2):
             return None
     except psycopg.Error as exc:
-        return f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({exc.__class__.__name__}); set TEST_POSTGRES_URL"
+        name = exc.__class__.__name__
+        return f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({name}); set TEST_POSTGRES_URL"
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Application settings: one object read from the environment and `.env`, shared by app, CLI and rxconfig."""
+"""Settings from the environment and `.env`: one object shared by app, CLI and rxconfig."""
 
 from __future__ import annotations
 
@@ -162,7 +162,8 @@ def _validate_fernet_keys(settings: Settings) -> None:
             Fernet(key)
         except (ValueError, TypeError) as exc:
             raise SettingsError(
-                f"SECURITY__CHAT_MESSAGE_ENCRYPTION_SECRET key #{position} is not a valid Fernet key "
+                f"SECURITY__CHAT_MESSAGE_ENCRYPTION_SECRET key #{position} is not a valid "
+                "Fernet key "
                 "(32 url-safe base64 bytes; make one with `python -m youworker generate-key`)"
             ) from exc
 

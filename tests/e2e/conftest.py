@@ -1,12 +1,17 @@
 """The e2e harness: one production build of the app on a free port, driven by Debian's Chromium.
 
-The server gets its own data directory and SQLite database, so the very first registration in a
-test session is deterministic: the `admin` fixture makes it before any test runs (every test's
-`base_url` depends on it).
+The server gets its own data directory and SQLite database, so the very first registration is
+deterministic: the `admin` fixture makes it before any test runs (every test's `base_url`
+depends on it).
+
+Playwright, the browser and the server live in *package* scope (pytest-playwright uses session
+scope): the sync API leaves its event loop marked as running in the main thread until
+`Playwright.stop()`, which would break every pytest-asyncio test collected after this package.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -14,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -22,7 +28,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, StorageState, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    BrowserType,
+    Playwright,
+    StorageState,
+    expect,
+    sync_playwright,
+)
+from pytest_playwright.pytest_playwright import CreateContextCallback
 
 from .flows import Account, new_account, register
 
@@ -141,22 +156,18 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=STOP_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        pass
-    try:  # also reaps workers that outlived the leader
+    with contextlib.suppress(ProcessLookupError):  # also ends workers that outlived the leader
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait(timeout=STOP_GRACE_SECONDS)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app_url(
     chromium_executable: str, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
 ) -> Iterator[str]:
-    """Build and start the app once per session (prod mode, one port); yields its base URL."""
+    """Build and start the app once for the e2e tests (prod mode, one port); yields its URL."""
     data_dir = tmp_path_factory.mktemp("e2e-app")
     port = _free_port()
     env = _server_env(data_dir, port)
@@ -165,16 +176,28 @@ def app_url(
 
     migrate = subprocess.run(
         [sys.executable, "-m", "youworker", "migrate"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if migrate.returncode != 0:
-        raise RuntimeError(f"`python -m youworker migrate` failed:\n{migrate.stdout}\n{migrate.stderr}")
+        raise RuntimeError(
+            f"`python -m youworker migrate` failed:\n{migrate.stdout}\n{migrate.stderr}"
+        )
 
     reflex = shutil.which("reflex", path=env["PATH"]) or "reflex"
+    ports = ["--frontend-port", str(port), "--backend-port", str(port)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [reflex, "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port)],
-            cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            [reflex, "run", "--env", "prod", *ports],
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
@@ -185,7 +208,42 @@ def app_url(
         _stop(process)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
+def playwright() -> Iterator[Playwright]:
+    """Overrides pytest-playwright's session-scoped one; stopped when this package is done."""
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="package")
+def browser_type(playwright: Playwright, browser_name: str) -> BrowserType:
+    browser_type: BrowserType = getattr(playwright, browser_name)
+    return browser_type
+
+
+@pytest.fixture(scope="package")
+def browser(
+    browser_type: BrowserType, browser_type_launch_args: dict[str, Any]
+) -> Iterator[Browser]:
+    browser = browser_type.launch(**browser_type_launch_args)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="package")
+def browser_context_args(
+    pytestconfig: pytest.Config,
+    base_url: str,
+    _pw_artifacts_folder: tempfile.TemporaryDirectory[str],
+) -> dict[str, Any]:
+    """What every `new_context()` gets: the app's URL (and video recording when asked for)."""
+    args: dict[str, Any] = {"base_url": base_url}
+    if pytestconfig.getoption("--video") in ("on", "retain-on-failure"):
+        args["record_video_dir"] = _pw_artifacts_folder.name
+    return args
+
+
+@pytest.fixture(scope="package")
 def admin_account(app_url: str, browser: Browser) -> tuple[Account, StorageState]:
     """The first registration on the fresh database; returns it with its signed-in storage."""
     account = new_account("admin")
@@ -197,12 +255,12 @@ def admin_account(app_url: str, browser: Browser) -> tuple[Account, StorageState
         context.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def admin(admin_account: tuple[Account, StorageState]) -> Account:
     return admin_account[0]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def base_url(app_url: str, admin: Account) -> str:
     """Overrides pytest-playwright's: every context targets the app, after the admin exists."""
     return app_url
@@ -210,11 +268,10 @@ def base_url(app_url: str, admin: Account) -> str:
 
 @pytest.fixture
 def admin_context(
-    new_context: Any, admin_account: tuple[Account, StorageState]
+    new_context: CreateContextCallback, admin_account: tuple[Account, StorageState]
 ) -> BrowserContext:
     """A browser context already signed in as the admin (its own Reflex client state)."""
-    context: BrowserContext = new_context(storage_state=admin_account[1])
-    return context
+    return new_context(storage_state=admin_account[1])
 
 
 @pytest.hookimpl(wrapper=True)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from playwright.sync_api import Page, expect
 
-PASSWORD = "correct horse battery staple"
 GENERIC_SIGN_IN_ERROR = "Email or password is incorrect."
 
 
@@ -20,8 +19,9 @@ class Account:
 
 
 def new_account(label: str) -> Account:
-    """A fresh account: tests share one database, so every email is unique."""
-    return Account(f"{label}-{uuid.uuid4().hex[:12]}@example.com", PASSWORD, label.title())
+    """A fresh account: tests share one database, so every email (and password) is unique."""
+    unique = uuid.uuid4().hex[:12]
+    return Account(f"{label}-{unique}@example.com", f"pass phrase {unique}", label.title())
 
 
 def path_is(path: str) -> re.Pattern[str]:

@@ -45,7 +45,12 @@ def sidebar() -> rx.Component:
         rx.divider(),
         rx.hstack(
             rx.vstack(
-                rx.text(SessionState.user_name, size="2", weight="medium", data_testid="current-user-name"),
+                rx.text(
+                    SessionState.user_name,
+                    size="2",
+                    weight="medium",
+                    data_testid="current-user-name",
+                ),
                 rx.text(SessionState.user_email, size="1", color_scheme="gray"),
                 spacing="0",
                 min_width="0",

@@ -9,8 +9,11 @@ from youworker.state.account import AccountState
 
 
 def _section(title: str, *children: rx.Component) -> rx.Component:
-    return rx.card(rx.vstack(rx.heading(title, size="4"), *children, spacing="3", width="100%"),
-                   width="100%", margin_bottom="1.25rem")
+    return rx.card(
+        rx.vstack(rx.heading(title, size="4"), *children, spacing="3", width="100%"),
+        width="100%",
+        margin_bottom="1.25rem",
+    )
 
 
 def _profile() -> rx.Component:
@@ -19,8 +22,13 @@ def _profile() -> rx.Component:
         rx.form(
             rx.hstack(
                 rx.vstack(
-                    rx.input(name="display_name", default_value=AccountState.display_name_input,
-                             max_length=100, width="20rem", aria_label="Display name"),
+                    rx.input(
+                        name="display_name",
+                        default_value=AccountState.display_name_input,
+                        max_length=100,
+                        width="20rem",
+                        aria_label="Display name",
+                    ),
                     field_error(AccountState.profile_error),
                     spacing="1",
                 ),
@@ -37,14 +45,30 @@ def _password() -> rx.Component:
         "Password",
         rx.form(
             rx.vstack(
-                rx.input(name="current_password", type="password", placeholder="Current password",
-                         auto_complete="current-password", max_length=256, width="20rem"),
+                rx.input(
+                    name="current_password",
+                    type="password",
+                    placeholder="Current password",
+                    auto_complete="current-password",
+                    max_length=256,
+                    width="20rem",
+                ),
                 field_error(AccountState.current_password_error),
-                rx.input(name="new_password", type="password", placeholder="New password (10+ characters)",
-                         auto_complete="new-password", max_length=256, width="20rem"),
+                rx.input(
+                    name="new_password",
+                    type="password",
+                    placeholder="New password (10+ characters)",
+                    auto_complete="new-password",
+                    max_length=256,
+                    width="20rem",
+                ),
                 field_error(AccountState.new_password_error),
                 rx.button("Change password", type="submit"),
-                rx.text("Changing your password signs out every other session.", size="1", color_scheme="gray"),
+                rx.text(
+                    "Changing your password signs out every other session.",
+                    size="1",
+                    color_scheme="gray",
+                ),
                 spacing="2",
             ),
             on_submit=AccountState.change_password,
@@ -55,15 +79,22 @@ def _password() -> rx.Component:
 
 def _session_row(row: rx.Var[dict[str, str]]) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(row["user_agent"], max_width="22rem", overflow="hidden", text_overflow="ellipsis"),
+        rx.table.cell(
+            row["user_agent"], max_width="22rem", overflow="hidden", text_overflow="ellipsis"
+        ),
         rx.table.cell(row["ip"]),
         rx.table.cell(row["last_seen"]),
         rx.table.cell(
             rx.cond(
                 row["current"] == "yes",
                 rx.badge("this browser", color_scheme="green"),
-                rx.button("Revoke", size="1", variant="soft", color_scheme="red",
-                          on_click=AccountState.revoke_session(row["id"])),
+                rx.button(
+                    "Revoke",
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=AccountState.revoke_session(row["id"]),
+                ),
             )
         ),
     )
@@ -73,8 +104,11 @@ def _sessions() -> rx.Component:
     return _section(
         "Sessions",
         rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                           ("Browser", "IP", "Last seen", "")])),
+            rx.table.header(
+                rx.table.row(
+                    *[rx.table.column_header_cell(h) for h in ("Browser", "IP", "Last seen", "")]
+                )
+            ),
             rx.table.body(rx.foreach(AccountState.sessions, _session_row)),
             width="100%",
             size="1",
@@ -88,8 +122,15 @@ def _key_row(row: rx.Var[dict[str, str]]) -> rx.Component:
         rx.table.cell(rx.code(row["prefix"] + "…")),
         rx.table.cell(row["created"]),
         rx.table.cell(row["last_used"]),
-        rx.table.cell(rx.button("Revoke", size="1", variant="soft", color_scheme="red",
-                                on_click=AccountState.revoke_key(row["id"]))),
+        rx.table.cell(
+            rx.button(
+                "Revoke",
+                size="1",
+                variant="soft",
+                color_scheme="red",
+                on_click=AccountState.revoke_key(row["id"]),
+            )
+        ),
     )
 
 
@@ -101,9 +142,15 @@ def _keys() -> rx.Component:
             rx.callout(
                 rx.vstack(
                     rx.text("Copy your new key now: it will not be shown again."),
-                    rx.hstack(rx.code(AccountState.new_key_plain, data_testid="new-api-key"),
-                              rx.button(rx.icon("copy", size=14), size="1", variant="ghost",
-                                        on_click=rx.set_clipboard(AccountState.new_key_plain))),
+                    rx.hstack(
+                        rx.code(AccountState.new_key_plain, data_testid="new-api-key"),
+                        rx.button(
+                            rx.icon("copy", size=14),
+                            size="1",
+                            variant="ghost",
+                            on_click=rx.set_clipboard(AccountState.new_key_plain),
+                        ),
+                    ),
                     rx.button("Done", size="1", on_click=AccountState.dismiss_new_key),
                 ),
                 icon="key-round",
@@ -112,9 +159,16 @@ def _keys() -> rx.Component:
         ),
         rx.form(
             rx.hstack(
-                rx.vstack(rx.input(name="name", placeholder="Key name, e.g. laptop script", max_length=100,
-                                   width="20rem"),
-                          field_error(AccountState.key_name_error), spacing="1"),
+                rx.vstack(
+                    rx.input(
+                        name="name",
+                        placeholder="Key name, e.g. laptop script",
+                        max_length=100,
+                        width="20rem",
+                    ),
+                    field_error(AccountState.key_name_error),
+                    spacing="1",
+                ),
                 rx.button("Create key", type="submit"),
                 align="start",
             ),
@@ -122,8 +176,14 @@ def _keys() -> rx.Component:
             reset_on_submit=True,
         ),
         rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                           ("Name", "Key", "Created", "Last used", "")])),
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(h)
+                        for h in ("Name", "Key", "Created", "Last used", "")
+                    ]
+                )
+            ),
             rx.table.body(rx.foreach(AccountState.keys, _key_row)),
             width="100%",
             size="1",

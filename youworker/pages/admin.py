@@ -10,15 +10,29 @@ from youworker.state.admin import AdminState
 
 def _user_row(row: rx.Var[dict[str, str]]) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.vstack(rx.text(row["name"], weight="medium"), rx.text(row["email"], size="1",
-                                                                              color_scheme="gray"), spacing="0")),
         rx.table.cell(
-            rx.select(["admin", "user"], value=row["role"], size="1",
-                      on_change=lambda role: AdminState.set_role(row["id"], role),
-                      disabled=row["is_self"] == "yes")
+            rx.vstack(
+                rx.text(row["name"], weight="medium"),
+                rx.text(row["email"], size="1", color_scheme="gray"),
+                spacing="0",
+            )
         ),
-        rx.table.cell(rx.cond(row["active"] == "yes", rx.badge("active", color_scheme="green"),
-                              rx.badge("deactivated", color_scheme="red"))),
+        rx.table.cell(
+            rx.select(
+                ["admin", "user"],
+                value=row["role"],
+                size="1",
+                on_change=lambda role: AdminState.set_role(row["id"], role),
+                disabled=row["is_self"] == "yes",
+            )
+        ),
+        rx.table.cell(
+            rx.cond(
+                row["active"] == "yes",
+                rx.badge("active", color_scheme="green"),
+                rx.badge("deactivated", color_scheme="red"),
+            )
+        ),
         rx.table.cell(row["last_sign_in"]),
         rx.table.cell(
             rx.cond(
@@ -26,11 +40,20 @@ def _user_row(row: rx.Var[dict[str, str]]) -> rx.Component:
                 rx.text("you", size="1", color_scheme="gray"),
                 rx.cond(
                     row["active"] == "yes",
-                    rx.button("Deactivate", size="1", variant="soft", color_scheme="red",
-                              on_click=AdminState.set_active(row["id"], "no"),
-                              data_testid=f"deactivate-{row['email']}"),
-                    rx.button("Reactivate", size="1", variant="soft",
-                              on_click=AdminState.set_active(row["id"], "yes")),
+                    rx.button(
+                        "Deactivate",
+                        size="1",
+                        variant="soft",
+                        color_scheme="red",
+                        on_click=AdminState.set_active(row["id"], "no"),
+                        data_testid=f"deactivate-{row['email']}",
+                    ),
+                    rx.button(
+                        "Reactivate",
+                        size="1",
+                        variant="soft",
+                        on_click=AdminState.set_active(row["id"], "yes"),
+                    ),
                 ),
             )
         ),
@@ -44,24 +67,47 @@ def _users() -> rx.Component:
             rx.hstack(
                 rx.heading("Users", size="4"),
                 rx.spacer(),
-                rx.input(placeholder="Search by email or name", on_change=AdminState.search.debounce(300),
-                         max_length=254, width="18rem"),
+                rx.input(
+                    placeholder="Search by email or name",
+                    on_change=AdminState.search.debounce(300),
+                    max_length=254,
+                    width="18rem",
+                ),
                 width="100%",
             ),
             rx.table.root(
-                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                               ("User", "Role", "Status", "Last sign-in", "")])),
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(h)
+                            for h in ("User", "Role", "Status", "Last sign-in", "")
+                        ]
+                    )
+                ),
                 rx.table.body(rx.foreach(AdminState.users, _user_row)),
                 width="100%",
                 size="1",
             ),
             rx.hstack(
-                rx.button("Previous", size="1", variant="soft", disabled=AdminState.page == 0,
-                          on_click=AdminState.go_to_page(AdminState.page - 1)),
-                rx.text(f"Page {AdminState.page + 1} of {AdminState.page_count} · {AdminState.total_users} users",
-                        size="1"),
-                rx.button("Next", size="1", variant="soft", disabled=AdminState.page + 1 >= AdminState.page_count,
-                          on_click=AdminState.go_to_page(AdminState.page + 1)),
+                rx.button(
+                    "Previous",
+                    size="1",
+                    variant="soft",
+                    disabled=AdminState.page == 0,
+                    on_click=AdminState.go_to_page(AdminState.page - 1),
+                ),
+                rx.text(
+                    f"Page {AdminState.page + 1} of {AdminState.page_count}"
+                    f" · {AdminState.total_users} users",
+                    size="1",
+                ),
+                rx.button(
+                    "Next",
+                    size="1",
+                    variant="soft",
+                    disabled=AdminState.page + 1 >= AdminState.page_count,
+                    on_click=AdminState.go_to_page(AdminState.page + 1),
+                ),
                 align="center",
             ),
             width="100%",
@@ -81,8 +127,12 @@ def _policy() -> rx.Component:
                 on_change=AdminState.set_registration_mode,
                 direction="row",
             ),
-            rx.text("open: anyone who can reach this server may create an account. "
-                    "invite_only: only people with an invitation.", size="1", color_scheme="gray"),
+            rx.text(
+                "open: anyone who can reach this server may create an account. "
+                "invite_only: only people with an invitation.",
+                size="1",
+                color_scheme="gray",
+            ),
             spacing="2",
         ),
         width="100%",
@@ -93,8 +143,12 @@ def admin_page() -> rx.Component:
     return app_shell(
         rx.cond(
             AdminState.access_denied,
-            rx.callout("Administrators only. You do not have access to this page.", icon="shield-x",
-                       color_scheme="red", data_testid="access-denied"),
+            rx.callout(
+                "Administrators only. You do not have access to this page.",
+                icon="shield-x",
+                color_scheme="red",
+                data_testid="access-denied",
+            ),
             rx.fragment(_users(), _policy()),
         ),
         title="Admin",

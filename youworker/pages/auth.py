@@ -15,8 +15,12 @@ def _card(*children: rx.Component, title: str) -> rx.Component:
     return rx.center(
         rx.card(
             rx.vstack(
-                rx.hstack(rx.icon("bot", size=28, color=rx.color("accent", 10)), rx.heading("YouWorker", size="6"),
-                          align="center", spacing="2"),
+                rx.hstack(
+                    rx.icon("bot", size=28, color=rx.color("accent", 10)),
+                    rx.heading("YouWorker", size="6"),
+                    align="center",
+                    spacing="2",
+                ),
                 rx.heading(title, size="4", weight="medium", color_scheme="gray"),
                 *children,
                 spacing="4",
@@ -25,7 +29,12 @@ def _card(*children: rx.Component, title: str) -> rx.Component:
             width="24rem",
             size="3",
         ),
-        rx.box(rx.color_mode.button(size="1", variant="ghost"), position="fixed", top="1rem", right="1rem"),
+        rx.box(
+            rx.color_mode.button(size="1", variant="ghost"),
+            position="fixed",
+            top="1rem",
+            right="1rem",
+        ),
         min_height="100vh",
         background=rx.color("gray", 2),
     )
@@ -46,14 +55,36 @@ def login_page() -> rx.Component:
     return _card(
         rx.form(
             rx.vstack(
-                rx.cond(LoginState.form_error != "",
-                        rx.callout(LoginState.form_error, icon="circle-alert", color_scheme="red", width="100%",
-                                   data_testid="form-error")),
-                _field("Email", "email", LoginState.email_error, type="email", max_length=MAX_EMAIL,
-                       auto_complete="username", auto_focus=True),
-                _field("Password", "password", LoginState.password_error, type="password",
-                       max_length=MAX_PASSWORD, auto_complete="current-password"),
-                rx.button("Sign in", type="submit", width="100%", size="3", data_testid="sign-in-submit"),
+                rx.cond(
+                    LoginState.form_error != "",
+                    rx.callout(
+                        LoginState.form_error,
+                        icon="circle-alert",
+                        color_scheme="red",
+                        width="100%",
+                        data_testid="form-error",
+                    ),
+                ),
+                _field(
+                    "Email",
+                    "email",
+                    LoginState.email_error,
+                    type="email",
+                    max_length=MAX_EMAIL,
+                    auto_complete="username",
+                    auto_focus=True,
+                ),
+                _field(
+                    "Password",
+                    "password",
+                    LoginState.password_error,
+                    type="password",
+                    max_length=MAX_PASSWORD,
+                    auto_complete="current-password",
+                ),
+                rx.button(
+                    "Sign in", type="submit", width="100%", size="3", data_testid="sign-in-submit"
+                ),
                 spacing="3",
                 width="100%",
             ),
@@ -69,23 +100,63 @@ def register_page() -> rx.Component:
     return _card(
         rx.cond(
             RegisterState.invite_only,
-            rx.callout("Registration is by invitation only. Ask an administrator for an invitation.",
-                       icon="lock", color_scheme="amber", data_testid="invite-only"),
+            rx.callout(
+                "Registration is by invitation only. Ask an administrator for an invitation.",
+                icon="lock",
+                color_scheme="amber",
+                data_testid="invite-only",
+            ),
             rx.form(
                 rx.vstack(
-                    rx.cond(RegisterState.form_error != "",
-                            rx.callout(RegisterState.form_error, icon="circle-alert", color_scheme="red",
-                                       width="100%", data_testid="form-error")),
-                    _field("Email", "email", RegisterState.email_error, type="email", max_length=MAX_EMAIL,
-                           auto_complete="email", auto_focus=True),
-                    _field("Display name", "display_name", RegisterState.display_name_error, max_length=100,
-                           auto_complete="name"),
-                    _field("Password (at least 10 characters)", "password", RegisterState.password_error,
-                           type="password", max_length=MAX_PASSWORD, auto_complete="new-password"),
-                    _field("Confirm password", "confirm_password", RegisterState.confirm_error,
-                           type="password", max_length=MAX_PASSWORD, auto_complete="new-password"),
-                    rx.button("Create account", type="submit", width="100%", size="3",
-                              data_testid="register-submit"),
+                    rx.cond(
+                        RegisterState.form_error != "",
+                        rx.callout(
+                            RegisterState.form_error,
+                            icon="circle-alert",
+                            color_scheme="red",
+                            width="100%",
+                            data_testid="form-error",
+                        ),
+                    ),
+                    _field(
+                        "Email",
+                        "email",
+                        RegisterState.email_error,
+                        type="email",
+                        max_length=MAX_EMAIL,
+                        auto_complete="email",
+                        auto_focus=True,
+                    ),
+                    _field(
+                        "Display name",
+                        "display_name",
+                        RegisterState.display_name_error,
+                        max_length=100,
+                        auto_complete="name",
+                    ),
+                    _field(
+                        "Password (at least 10 characters)",
+                        "password",
+                        RegisterState.password_error,
+                        type="password",
+                        max_length=MAX_PASSWORD,
+                        auto_complete="new-password",
+                    ),
+                    _field(
+                        "Confirm password",
+                        "confirm_password",
+                        RegisterState.confirm_error,
+                        type="password",
+                        max_length=MAX_PASSWORD,
+                        auto_complete="new-password",
+                    ),
+                    rx.button(
+                        "Create account",
+                        type="submit",
+                        width="100%",
+                        size="3",
+                        data_testid="register-submit",
+                    ),
                     spacing="3",
                     width="100%",
                 ),

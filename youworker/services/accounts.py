@@ -46,7 +46,7 @@ async def register(
     context: audit.RequestContext | None = None,
     invited: bool = False,
 ) -> User:
-    """Create an account. The very first one becomes admin; later ones follow the registration policy."""
+    """Create an account: the first one becomes admin, later ones follow the registration policy."""
     raise_if_any(
         {
             "email": email_problem(email),

@@ -57,7 +57,7 @@ class SessionState(rx.State):
         self._session_id = ""
 
     async def _authenticate(self) -> User | None:
-        """Re-check the session against the database: deactivation and sign-out take effect at once."""
+        """Re-check the session in the database: deactivation and sign-out act at once."""
         async with session_scope() as db:
             found = await sessions.resolve(
                 db, self._cookie_token(), get_settings().security.session_ttl
@@ -92,7 +92,7 @@ class SessionState(rx.State):
         return rx.redirect("/chat", replace=True)
 
     def _end_browser_session(self) -> EventSpec:
-        """The cookie is HttpOnly, so the browser asks the server to end the session and clear it."""
+        """The cookie is HttpOnly, so the browser asks the server to end and clear it."""
         self._forget_user()
         return rx.call_script(
             "fetch('/auth/logout', {method: 'POST', credentials: 'same-origin'})"
