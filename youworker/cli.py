@@ -1,4 +1,4 @@
-"""`youworker` command line: migrate, create-admin, check, generate-key."""
+"""`youworker` command line: migrate, create-admin, check, generate-key, rotate-key."""
 
 from __future__ import annotations
 
@@ -78,6 +78,26 @@ async def _check() -> int:
 
 def cmd_check(_: argparse.Namespace) -> int:
     return asyncio.run(_check())
+
+
+async def _rotate_key(batch_size: int) -> int:
+    from youworker.db import dispose_engine, session_scope
+    from youworker.services.encryption import get_cipher
+    from youworker.services.key_rotation import rotate_all
+
+    try:
+        async with session_scope() as db:
+            report = await rotate_all(db, get_cipher(), batch_size=batch_size)
+    finally:
+        await dispose_engine()
+    _out(f"re-encrypted {report.rotated} of {report.scanned} rows under the newest key")
+    _out("every row now uses the first key in SECURITY__CHAT_MESSAGE_ENCRYPTION_SECRET;")
+    _out("older keys can be removed from it.")
+    return 0
+
+
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    return asyncio.run(_rotate_key(args.batch_size))
 
 
 def cmd_generate_key(_: argparse.Namespace) -> int:

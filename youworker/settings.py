@@ -81,6 +81,14 @@ class LLMSettings(BaseModel):
         return None if value == "" else value
 
 
+class ChatSettings(BaseModel):
+    max_steps: int = Field(default=6, ge=1, le=50)
+    tool_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    model_timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
+    max_message_chars: int = Field(default=32_000, ge=100, le=1_000_000)
+    history_messages: int = Field(default=40, ge=2, le=1000)
+
+
 class APISettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
@@ -113,6 +121,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     security: SecuritySettings = SecuritySettings()
     llm: LLMSettings = LLMSettings()
+    chat: ChatSettings = ChatSettings()
     api: APISettings = APISettings()
     redis: RedisSettings = RedisSettings()
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import reflex as rx
 
 from youworker.api.app import create_api
@@ -9,17 +12,32 @@ from youworker.logging import configure_logging
 from youworker.pages.account import account_page
 from youworker.pages.admin import admin_page
 from youworker.pages.auth import login_page, register_page
-from youworker.pages.placeholders import chat_page, documents_page, groups_page, index_page
+from youworker.pages.chat import chat_page
+from youworker.pages.placeholders import documents_page, groups_page, index_page
+from youworker.services import runtime
 from youworker.settings import get_settings
 from youworker.state.account import AccountState
 from youworker.state.admin import AdminState
 from youworker.state.auth import LoginState, RegisterState
+from youworker.state.chat import ChatState
 from youworker.state.session import SessionState
 
 _settings = get_settings()
 configure_logging(_settings.api.log_level, json=_settings.is_production)
 
+
+@contextlib.asynccontextmanager
+async def lifespan() -> AsyncIterator[None]:
+    """Provider probes, MCP servers and answer bookkeeping live as long as the backend."""
+    await runtime.start()
+    try:
+        yield
+    finally:
+        await runtime.stop()
+
+
 app = rx.App(api_transformer=create_api())
+app.register_lifespan_task(lifespan)
 app.add_page(index_page, route="/", title="YouWorker", on_load=SessionState.redirect_home)
 app.add_page(
     login_page,
@@ -30,7 +48,8 @@ app.add_page(
 app.add_page(
     register_page, route="/register", title="Register · YouWorker", on_load=RegisterState.load
 )
-app.add_page(chat_page, route="/chat", title="Chat · YouWorker", on_load=SessionState.require_user)
+app.add_page(chat_page, route="/chat", title="Chat · YouWorker", on_load=ChatState.load)
+app.add_page(chat_page, route="/chat/[cid]", title="Chat · YouWorker", on_load=ChatState.load)
 app.add_page(
     documents_page,
     route="/documents",

@@ -101,6 +101,15 @@ def app_shell(*content: rx.Component, title: str) -> rx.Component:
     )
 
 
+def app_shell_wide(content: rx.Component) -> rx.Component:
+    """A signed-in page that manages its own layout (the chat page)."""
+    return rx.cond(
+        SessionState.signed_in,
+        rx.hstack(sidebar(), content, spacing="0", align="start", width="100%"),
+        rx.center(rx.spinner(size="3"), height="100vh"),
+    )
+
+
 def coming_soon(what: str) -> rx.Component:
     """An honest placeholder for a part that is not built yet."""
     return rx.callout(

@@ -1,0 +1,162 @@
+"""Message bubbles, tool-call cards and the answer being written."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from youworker.state.chat import ChatState, MessageRow, ToolRow
+
+
+def _code_block(text: rx.Var[str], **props: object) -> rx.Component:
+    return rx.code_block(text, can_copy=True, wrap_long_lines=True, margin_y="0.5em", **props)
+
+
+def safe_markdown(text: rx.Var[str]) -> rx.Component:
+    """Markdown without the raw-HTML plugin; the text was already escaped by the state."""
+    return rx.markdown(text, use_raw=False, component_map={"pre": _code_block})
+
+
+def tool_card(tool: ToolRow) -> rx.Component:
+    icon = rx.match(
+        tool.status,
+        ("running", rx.spinner(size="1")),
+        ("ok", rx.icon("circle-check", size=14, color=rx.color("green", 10))),
+        rx.icon("circle-x", size=14, color=rx.color("red", 10)),
+    )
+    return rx.accordion.root(
+        rx.accordion.item(
+            header=rx.hstack(
+                icon,
+                rx.code(tool.name),
+                rx.text(tool.duration, size="1", color_scheme="gray"),
+                align="center",
+                spacing="2",
+            ),
+            content=rx.vstack(
+                rx.text("Arguments", size="1", weight="medium"),
+                rx.code_block(tool.arguments, language="json", wrap_long_lines=True),
+                rx.cond(
+                    tool.error != "",
+                    rx.callout(tool.error, icon="triangle-alert", color_scheme="red", size="1"),
+                    rx.fragment(
+                        rx.text("Result", size="1", weight="medium"),
+                        rx.code_block(tool.output, wrap_long_lines=True),
+                    ),
+                ),
+                width="100%",
+                spacing="1",
+            ),
+            value="tool",
+        ),
+        collapsible=True,
+        type="single",
+        variant="surface",
+        width="100%",
+        data_testid="tool-card",
+    )
+
+
+def _copy_button(text: rx.Var[str]) -> rx.Component:
+    return rx.tooltip(
+        rx.icon_button(
+            rx.icon("copy", size=12),
+            size="1",
+            variant="ghost",
+            color_scheme="gray",
+            on_click=[rx.set_clipboard(text), rx.toast.success("Copied", duration=1200)],
+            aria_label="Copy message",
+        ),
+        content="Copy",
+    )
+
+
+def message_bubble(message: MessageRow) -> rx.Component:
+    is_user = message.role == "user"
+    body = rx.vstack(
+        rx.foreach(message.tools, tool_card),
+        rx.cond(
+            message.thinking != "",
+            rx.accordion.root(
+                rx.accordion.item(
+                    header=rx.text("Thinking", size="1"),
+                    content=safe_markdown(message.thinking),
+                    value="t",
+                ),
+                collapsible=True,
+                type="single",
+                variant="ghost",
+                width="100%",
+            ),
+        ),
+        rx.box(safe_markdown(message.content), width="100%", data_testid="message-content"),
+        rx.cond(
+            message.status == "error",
+            rx.callout(
+                rx.hstack(
+                    rx.text(message.error),
+                    rx.button(
+                        "Retry", size="1", on_click=ChatState.regenerate, data_testid="retry"
+                    ),
+                    align="center",
+                ),
+                icon="triangle-alert",
+                color_scheme="red",
+                size="1",
+                width="100%",
+                data_testid="message-error",
+            ),
+        ),
+        rx.cond(
+            message.status == "stopped",
+            rx.text("Stopped", size="1", color_scheme="gray", data_testid="stopped-marker"),
+        ),
+        rx.hstack(
+            rx.text(message.time, size="1", color_scheme="gray"),
+            rx.cond(
+                message.detail != "",
+                rx.text(
+                    message.detail, size="1", color_scheme="gray", data_testid="message-detail"
+                ),
+            ),
+            _copy_button(message.raw),
+            spacing="2",
+            align="center",
+        ),
+        spacing="1",
+        width="100%",
+    )
+    return rx.box(
+        body,
+        align_self=rx.cond(is_user, "end", "start"),
+        max_width=rx.cond(is_user, "80%", "100%"),
+        background=rx.cond(is_user, rx.color("accent", 3), "transparent"),
+        padding=rx.cond(is_user, "0.5rem 0.9rem", "0"),
+        border_radius="0.75rem",
+        data_testid=rx.cond(is_user, "user-message", "assistant-message"),
+        data_status=message.status,
+    )
+
+
+def live_answer() -> rx.Component:
+    return rx.box(
+        rx.vstack(
+            rx.foreach(ChatState.stream_tools, tool_card),
+            rx.cond(
+                ChatState.stream_thinking != "",
+                rx.text(
+                    ChatState.stream_thinking, size="1", color_scheme="gray", white_space="pre-wrap"
+                ),
+            ),
+            rx.cond(
+                ChatState.stream_text != "",
+                safe_markdown(ChatState.stream_text),
+                rx.hstack(
+                    rx.spinner(size="1"), rx.text("Thinking…", size="1", color_scheme="gray")
+                ),
+            ),
+            width="100%",
+            spacing="1",
+        ),
+        width="100%",
+        data_testid="live-answer",
+    )

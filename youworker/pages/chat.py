@@ -1,0 +1,314 @@
+"""The chat page: conversations on the left, the thread and composer on the right."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from youworker.components.layout import app_shell_wide
+from youworker.components.message import live_answer, message_bubble
+from youworker.state.chat import ChatState, ConversationRow, ToolToggle
+
+
+def _conversation_item(row: ConversationRow) -> rx.Component:
+    active = ChatState.current_id == row.id
+    return rx.hstack(
+        rx.link(
+            rx.text(row.title, size="2", trim="end", weight=rx.cond(active, "medium", "regular")),
+            href=f"/chat/{row.id}",
+            underline="none",
+            color=rx.color("gray", 12),
+            flex="1",
+            min_width="0",
+            data_testid="conversation-link",
+        ),
+        rx.menu.root(
+            rx.menu.trigger(
+                rx.icon_button(
+                    rx.icon("ellipsis", size=14),
+                    size="1",
+                    variant="ghost",
+                    aria_label="Conversation actions",
+                ),
+            ),
+            rx.menu.content(
+                rx.dialog.root(
+                    rx.dialog.trigger(rx.menu.item("Rename", on_select=rx.prevent_default)),
+                    rx.dialog.content(
+                        rx.dialog.title("Rename conversation"),
+                        rx.form(
+                            rx.vstack(
+                                rx.input(
+                                    name="title",
+                                    default_value=row.title,
+                                    max_length=200,
+                                    width="100%",
+                                    aria_label="New title",
+                                ),
+                                rx.hstack(
+                                    rx.dialog.close(
+                                        rx.button(
+                                            "Cancel",
+                                            variant="soft",
+                                            color_scheme="gray",
+                                            type="button",
+                                        )
+                                    ),
+                                    rx.dialog.close(rx.button("Save", type="submit")),
+                                    justify="end",
+                                    width="100%",
+                                ),
+                            ),
+                            on_submit=lambda form: ChatState.rename(row.id, form["title"]),
+                        ),
+                    ),
+                ),
+                rx.alert_dialog.root(
+                    rx.alert_dialog.trigger(
+                        rx.menu.item(
+                            "Delete",
+                            color="red",
+                            on_select=rx.prevent_default,
+                            data_testid="delete-conversation",
+                        )
+                    ),
+                    rx.alert_dialog.content(
+                        rx.alert_dialog.title("Delete this conversation?"),
+                        rx.alert_dialog.description("Its messages are deleted for good."),
+                        rx.hstack(
+                            rx.alert_dialog.cancel(
+                                rx.button("Cancel", variant="soft", color_scheme="gray")
+                            ),
+                            rx.alert_dialog.action(
+                                rx.button(
+                                    "Delete",
+                                    color_scheme="red",
+                                    on_click=ChatState.delete(row.id),
+                                    data_testid="confirm-delete",
+                                )
+                            ),
+                            justify="end",
+                            spacing="2",
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        width="100%",
+        padding_x="0.5rem",
+        padding_y="0.35rem",
+        border_radius="0.4rem",
+        background=rx.cond(active, rx.color("accent", 3), "transparent"),
+        align="center",
+    )
+
+
+def conversation_list() -> rx.Component:
+    return rx.vstack(
+        rx.button(
+            rx.icon("plus", size=14),
+            "New chat",
+            width="100%",
+            on_click=ChatState.new_chat,
+            data_testid="new-chat",
+        ),
+        rx.input(
+            placeholder="Search chats",
+            on_change=ChatState.search.debounce(250),
+            max_length=200,
+            width="100%",
+            size="1",
+        ),
+        rx.scroll_area(
+            rx.vstack(
+                rx.foreach(ChatState.conversations, _conversation_item),
+                rx.cond(
+                    ChatState.has_more_conversations,
+                    rx.button(
+                        "Load more",
+                        size="1",
+                        variant="ghost",
+                        width="100%",
+                        on_click=ChatState.load_more_conversations,
+                    ),
+                ),
+                spacing="1",
+                width="100%",
+            ),
+            type="hover",
+            scrollbars="vertical",
+            flex="1",
+        ),
+        width="16rem",
+        min_width="16rem",
+        height="100vh",
+        padding="0.75rem",
+        border_right=f"1px solid {rx.color('gray', 5)}",
+        spacing="2",
+    )
+
+
+def _tool_toggle(toggle: ToolToggle) -> rx.Component:
+    return rx.hstack(
+        rx.switch(
+            checked=toggle.enabled,
+            on_change=lambda value: ChatState.toggle_tool(toggle.name, value),
+            size="1",
+        ),
+        rx.vstack(
+            rx.text(toggle.name, size="1", weight="medium"),
+            rx.text(toggle.description, size="1", color_scheme="gray"),
+            spacing="0",
+        ),
+        align="start",
+    )
+
+
+def _header() -> rx.Component:
+    return rx.hstack(
+        rx.heading(
+            rx.cond(ChatState.current_title != "", ChatState.current_title, "New chat"),
+            size="4",
+            trim="end",
+            data_testid="conversation-title",
+        ),
+        rx.spacer(),
+        rx.select(
+            ChatState.models,
+            value=ChatState.current_model,
+            on_change=ChatState.choose_model,
+            size="1",
+            data_testid="model-picker",
+        ),
+        rx.popover.root(
+            rx.popover.trigger(
+                rx.button(rx.icon("wrench", size=14), "Tools", size="1", variant="soft")
+            ),
+            rx.popover.content(
+                rx.vstack(rx.foreach(ChatState.tools, _tool_toggle), spacing="2"), max_width="22rem"
+            ),
+        ),
+        width="100%",
+        align="center",
+        padding_bottom="0.5rem",
+        border_bottom=f"1px solid {rx.color('gray', 4)}",
+    )
+
+
+def _thread() -> rx.Component:
+    return rx.box(
+        rx.vstack(
+            rx.cond(
+                ChatState.has_older,
+                rx.button(
+                    "Load earlier messages",
+                    size="1",
+                    variant="ghost",
+                    on_click=ChatState.load_older,
+                    align_self="center",
+                ),
+            ),
+            rx.foreach(ChatState.messages, message_bubble),
+            rx.cond(ChatState.streaming, live_answer()),
+            spacing="4",
+            width="100%",
+            padding_y="1rem",
+        ),
+        flex="1",
+        overflow_y="auto",
+        width="100%",
+        id="thread",
+        data_testid="thread",
+    )
+
+
+def _composer() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.cond(
+                ChatState.composer_error != "",
+                rx.text(
+                    ChatState.composer_error,
+                    color_scheme="red",
+                    size="1",
+                    role="alert",
+                    data_testid="composer-error",
+                ),
+            ),
+            rx.hstack(
+                rx.text_area(
+                    name="message",
+                    placeholder="Message YouWorker (Enter to send, Shift+Enter for a new line)",
+                    enter_key_submit=True,
+                    auto_height=True,
+                    rows="1",
+                    max_length=32000,
+                    disabled=ChatState.streaming,
+                    flex="1",
+                    data_testid="composer",
+                ),
+                rx.cond(
+                    ChatState.streaming,
+                    rx.button(
+                        rx.icon("square", size=14),
+                        "Stop",
+                        type="button",
+                        color_scheme="red",
+                        variant="soft",
+                        on_click=ChatState.stop,
+                        data_testid="stop",
+                    ),
+                    rx.button(rx.icon("send", size=14), "Send", type="submit", data_testid="send"),
+                ),
+                width="100%",
+                align="end",
+            ),
+            width="100%",
+            spacing="1",
+        ),
+        on_submit=ChatState.send,
+        reset_on_submit=True,
+        width="100%",
+    )
+
+
+def _workspace() -> rx.Component:
+    return rx.cond(
+        ChatState.not_found,
+        rx.center(
+            rx.callout(
+                "Conversation not found.",
+                icon="search-x",
+                color_scheme="gray",
+                data_testid="not-found",
+            ),
+            width="100%",
+            padding="3rem",
+        ),
+        rx.vstack(
+            rx.cond(
+                ChatState.provider_banner != "",
+                rx.callout(
+                    ChatState.provider_banner,
+                    icon="info",
+                    size="1",
+                    color_scheme="amber",
+                    width="100%",
+                    data_testid="provider-banner",
+                ),
+            ),
+            _header(),
+            _thread(),
+            _composer(),
+            height="100vh",
+            width="100%",
+            max_width="56rem",
+            padding="1rem",
+            spacing="2",
+        ),
+    )
+
+
+def chat_page() -> rx.Component:
+    return app_shell_wide(
+        rx.hstack(conversation_list(), _workspace(), spacing="0", width="100%", align="start")
+    )

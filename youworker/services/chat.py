@@ -1,0 +1,377 @@
+"""Conversations and messages: owner-checked reads and writes, decrypted views."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from youworker.models import Conversation, Message, MessageStatus, ToolCall, User
+from youworker.models.base import utcnow
+from youworker.models.chat import TITLE_MAX
+from youworker.services import audit
+from youworker.services.authz import require_active
+from youworker.services.encryption import get_cipher
+from youworker.services.errors import NotFound, ValidationFailed
+from youworker.services.llm.base import ChatMessage, ToolCallRequest
+from youworker.settings import get_settings
+
+PAGE_MAX = 100
+TITLE_FROM_MESSAGE = 60
+
+
+@dataclass(frozen=True)
+class ConversationCursor:
+    """Keyset position in the newest-first list: never OFFSET over thousands of rows."""
+
+    updated_at: datetime
+    id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    items: list[Conversation]
+    next_cursor: ConversationCursor | None
+
+
+@dataclass(frozen=True)
+class ToolCallView:
+    id: str
+    step: int
+    name: str
+    arguments: str
+    result: str | None
+    error: str | None
+    ok: bool
+    duration_ms: int | None
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """A decrypted message as the UI and API show it."""
+
+    id: str
+    role: str
+    content: str
+    thinking: str
+    status: str
+    model: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency_ms: int | None
+    ttft_ms: int | None
+    error_code: str | None
+    error_message: str | None
+    created_at: datetime
+    tool_calls: list[ToolCallView] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    messages: list[MessageView]  # oldest first
+    has_more: bool
+
+
+def title_from(text: str) -> str:
+    line = " ".join(text.split())
+    if len(line) <= TITLE_FROM_MESSAGE:
+        return line or "New chat"
+    return line[: TITLE_FROM_MESSAGE - 1].rstrip() + "…"
+
+
+async def get_owned(session: AsyncSession, actor: User, conversation_id: uuid.UUID) -> Conversation:
+    """The conversation if the actor owns it; anything else reads as not found."""
+    require_active(actor)
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None or conversation.owner_id != actor.id:
+        raise NotFound("Conversation not found.")
+    return conversation
+
+
+async def list_conversations(
+    session: AsyncSession,
+    actor: User,
+    *,
+    query: str = "",
+    after: ConversationCursor | None = None,
+    limit: int = 30,
+) -> ConversationPage:
+    """The actor's conversations, newest first, one page at a time."""
+    require_active(actor)
+    limit = max(1, min(limit, PAGE_MAX))
+    statement = select(Conversation).where(col(Conversation.owner_id) == actor.id)
+    needle = query.strip()[:TITLE_MAX]
+    if needle:
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        statement = statement.where(
+            func.lower(col(Conversation.title)).like(f"%{escaped.lower()}%", escape="\\")
+        )
+    if after is not None:
+        statement = statement.where(
+            or_(
+                col(Conversation.updated_at) < after.updated_at,
+                and_(
+                    col(Conversation.updated_at) == after.updated_at,
+                    col(Conversation.id) < after.id,
+                ),
+            )
+        )
+    statement = statement.order_by(col(Conversation.updated_at).desc(), col(Conversation.id).desc())
+    rows = list(await session.scalars(statement.limit(limit + 1)))
+    items = rows[:limit]
+    cursor = ConversationCursor(items[-1].updated_at, items[-1].id) if len(rows) > limit else None
+    return ConversationPage(items=items, next_cursor=cursor)
+
+
+async def create_conversation(
+    session: AsyncSession, actor: User, *, model: str = "", title: str = "New chat"
+) -> Conversation:
+    require_active(actor)
+    conversation = Conversation(owner_id=actor.id, model=model[:200], title=title[:TITLE_MAX])
+    session.add(conversation)
+    await session.commit()
+    return conversation
+
+
+async def rename(
+    session: AsyncSession, actor: User, conversation_id: uuid.UUID, title: str
+) -> Conversation:
+    conversation = await get_owned(session, actor, conversation_id)
+    cleaned = " ".join(title.split())
+    if not cleaned:
+        raise ValidationFailed({"title": "Title is required."})
+    if len(cleaned) > TITLE_MAX:
+        raise ValidationFailed({"title": f"Title must be at most {TITLE_MAX} characters."})
+    conversation.title = cleaned
+    await session.commit()
+    return conversation
+
+
+async def delete_conversation(
+    session: AsyncSession,
+    actor: User,
+    conversation_id: uuid.UUID,
+    context: audit.RequestContext | None = None,
+) -> None:
+    conversation = await get_owned(session, actor, conversation_id)
+    message_ids = select(Message.id).where(col(Message.conversation_id) == conversation.id)
+    # Explicit deletes: SQLite does not cascade unless every connection enables foreign keys.
+    await session.execute(delete(ToolCall).where(col(ToolCall.message_id).in_(message_ids)))
+    await session.execute(delete(Message).where(col(Message.conversation_id) == conversation.id))
+    await session.delete(conversation)
+    audit.record(
+        session,
+        "conversation.delete",
+        actor=actor,
+        resource_type="conversation",
+        resource_id=conversation.id,
+        context=context,
+    )
+    await session.commit()
+
+
+async def set_model(
+    session: AsyncSession, actor: User, conversation_id: uuid.UUID, model: str
+) -> Conversation:
+    conversation = await get_owned(session, actor, conversation_id)
+    if len(model) > 200:
+        raise ValidationFailed({"model": "Model name is too long."})
+    conversation.model = model
+    await session.commit()
+    return conversation
+
+
+async def set_disabled_tools(
+    session: AsyncSession, actor: User, conversation_id: uuid.UUID, names: list[str]
+) -> Conversation:
+    conversation = await get_owned(session, actor, conversation_id)
+    conversation.disabled_tools = sorted({name[:200] for name in names})[:500]
+    await session.commit()
+    return conversation
+
+
+def validate_user_text(text: str) -> str:
+    limit = get_settings().chat.max_message_chars
+    if not text.strip():
+        raise ValidationFailed({"message": "Type a message first."})
+    if len(text) > limit:
+        raise ValidationFailed({"message": f"Messages can be at most {limit:,} characters."})
+    return text
+
+
+async def add_user_message(
+    session: AsyncSession, actor: User, conversation_id: uuid.UUID, text: str
+) -> Message:
+    """Save the user's message (before the model is called) and title a new conversation."""
+    conversation = await get_owned(session, actor, conversation_id)
+    validate_user_text(text)
+    message = Message(
+        conversation_id=conversation.id,
+        role="user",
+        content_enc=get_cipher().encrypt(text),
+        status=MessageStatus.COMPLETE,
+        completed_at=utcnow(),
+    )
+    session.add(message)
+    has_messages = await session.scalar(
+        select(Message.id).where(col(Message.conversation_id) == conversation.id).limit(1)
+    )
+    if has_messages is None and conversation.title == "New chat":
+        conversation.title = title_from(text)
+    conversation.updated_at = utcnow()
+    await session.commit()
+    return message
+
+
+def _tool_view(call: ToolCall) -> ToolCallView:
+    cipher = get_cipher()
+    return ToolCallView(
+        id=str(call.id),
+        step=call.step,
+        name=call.name,
+        arguments=cipher.decrypt(call.arguments_enc),
+        result=cipher.decrypt_optional(call.result_enc),
+        error=cipher.decrypt_optional(call.error_enc),
+        ok=call.ok,
+        duration_ms=call.duration_ms,
+    )
+
+
+def message_view(message: Message, tool_calls: list[ToolCall] | None = None) -> MessageView:
+    cipher = get_cipher()
+    return MessageView(
+        id=str(message.id),
+        role=message.role,
+        content=cipher.decrypt(message.content_enc),
+        thinking=cipher.decrypt_optional(message.thinking_enc) or "",
+        status=message.status,
+        model=message.model,
+        prompt_tokens=message.prompt_tokens,
+        completion_tokens=message.completion_tokens,
+        latency_ms=message.latency_ms,
+        ttft_ms=message.ttft_ms,
+        error_code=message.error_code,
+        error_message=message.error_message,
+        created_at=message.created_at,
+        tool_calls=[
+            _tool_view(call) for call in sorted(tool_calls or [], key=lambda c: c.created_at)
+        ],
+    )
+
+
+async def _views(session: AsyncSession, messages: list[Message]) -> list[MessageView]:
+    ids = [m.id for m in messages if m.role == "assistant"]
+    calls: dict[uuid.UUID, list[ToolCall]] = {}
+    if ids:
+        for call in await session.scalars(
+            select(ToolCall).where(col(ToolCall.message_id).in_(ids))
+        ):
+            calls.setdefault(call.message_id, []).append(call)
+    return [message_view(m, calls.get(m.id)) for m in messages]
+
+
+async def list_messages(
+    session: AsyncSession,
+    actor: User,
+    conversation_id: uuid.UUID,
+    *,
+    before: uuid.UUID | None = None,
+    limit: int = 50,
+) -> MessagePage:
+    """The latest messages (or those before `before`), returned oldest first."""
+    conversation = await get_owned(session, actor, conversation_id)
+    limit = max(1, min(limit, PAGE_MAX))
+    statement = select(Message).where(col(Message.conversation_id) == conversation.id)
+    if before is not None:
+        anchor = await session.get(Message, before)
+        if anchor is None or anchor.conversation_id != conversation.id:
+            raise NotFound("Message not found.")
+        statement = statement.where(
+            or_(
+                col(Message.created_at) < anchor.created_at,
+                and_(col(Message.created_at) == anchor.created_at, col(Message.id) < anchor.id),
+            )
+        )
+    statement = statement.order_by(col(Message.created_at).desc(), col(Message.id).desc())
+    rows = list(await session.scalars(statement.limit(limit + 1)))
+    page = list(reversed(rows[:limit]))
+    return MessagePage(messages=await _views(session, page), has_more=len(rows) > limit)
+
+
+async def remove_last_answer(
+    session: AsyncSession, actor: User, conversation_id: uuid.UUID
+) -> bool:
+    """Delete the latest message if it is an answer (for regenerate and retry)."""
+    conversation = await get_owned(session, actor, conversation_id)
+    last = await session.scalar(
+        select(Message)
+        .where(col(Message.conversation_id) == conversation.id)
+        .order_by(col(Message.created_at).desc(), col(Message.id).desc())
+        .limit(1)
+    )
+    if last is None or last.role != "assistant" or last.status == MessageStatus.STREAMING:
+        return False
+    await session.execute(delete(ToolCall).where(col(ToolCall.message_id) == last.id))
+    await session.delete(last)
+    await session.commit()
+    return True
+
+
+async def get_message(session: AsyncSession, actor: User, message_id: uuid.UUID) -> MessageView:
+    message = await session.get(Message, message_id)
+    if message is None:
+        raise NotFound("Message not found.")
+    await get_owned(session, actor, message.conversation_id)
+    return (await _views(session, [message]))[0]
+
+
+async def history_for_model(session: AsyncSession, conversation_id: uuid.UUID) -> list[ChatMessage]:
+    """The recent conversation as the model sees it, tool rounds included (no access check)."""
+    limit = get_settings().chat.history_messages
+    rows = list(
+        await session.scalars(
+            select(Message)
+            .where(
+                col(Message.conversation_id) == conversation_id,
+                col(Message.status) != MessageStatus.STREAMING,
+            )
+            .order_by(col(Message.created_at).desc(), col(Message.id).desc())
+            .limit(limit)
+        )
+    )
+    history: list[ChatMessage] = []
+    for view in await _views(session, list(reversed(rows))):
+        if view.role == "user":
+            history.append(ChatMessage(role="user", content=view.content))
+            continue
+        for step in sorted({call.step for call in view.tool_calls}):
+            calls = [c for c in view.tool_calls if c.step == step]
+            history.append(
+                ChatMessage(
+                    role="assistant",
+                    content="",
+                    tool_calls=tuple(
+                        ToolCallRequest(name=c.name, arguments=_loads(c.arguments)) for c in calls
+                    ),
+                )
+            )
+            history.extend(
+                ChatMessage(role="tool", content=c.result or f"error: {c.error}", tool_name=c.name)
+                for c in calls
+            )
+        if view.content:
+            history.append(ChatMessage(role="assistant", content=view.content))
+    return history
+
+
+def _loads(arguments: str) -> dict[str, object]:
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,399 @@
+"""Answers being written: one background task per conversation, followed by any number of tabs.
+
+The task belongs to the process, not to a browser tab, so leaving the page does not lose the
+answer; it is saved when it ends (and checkpointed while it streams). Followers read snapshots;
+a follower that is slower than the stream simply sees the latest text, so updates coalesce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+
+from sqlalchemy import update
+from sqlmodel import col
+
+from youworker.db import session_scope
+from youworker.logging import get_logger
+from youworker.models import Conversation, Message, MessageStatus, ToolCall, User
+from youworker.models.base import utcnow
+from youworker.services import chat
+from youworker.services.agent import (
+    AgentConfig,
+    TextDelta,
+    ThinkingDelta,
+    ToolFinished,
+    ToolRunner,
+    ToolStarted,
+    TurnFinished,
+    arguments_json,
+    run_agent,
+)
+from youworker.services.encryption import get_cipher
+from youworker.services.errors import Conflict, NotFound
+from youworker.services.llm.base import ChatMessage, LLMBackend, LLMError, Usage
+from youworker.services.llm.embedded import MODEL_NAME as EMBEDDED_MODEL_NAME
+from youworker.services.tools.base import ToolContext
+from youworker.settings import get_settings
+
+log = get_logger(__name__)
+
+CHECKPOINT_SECONDS = 2.0
+CHANNEL_IDLE_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class ToolCard:
+    call_id: str
+    step: int
+    name: str
+    arguments: str
+    status: str  # running | ok | error
+    output: str = ""
+    error: str = ""
+    duration_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    conversation_id: str
+    message_id: str
+    model: str
+    text: str
+    thinking: str
+    tools: tuple[ToolCard, ...]
+    status: str  # streaming | complete | stopped | error
+    error_code: str | None
+    error_message: str | None
+    version: int
+
+    @property
+    def finished(self) -> bool:
+        return self.status != MessageStatus.STREAMING
+
+
+@dataclass
+class _Run:
+    conversation_id: uuid.UUID
+    owner_id: uuid.UUID
+    message_id: uuid.UUID
+    model: str
+    text: list[str] = field(default_factory=list)
+    thinking: list[str] = field(default_factory=list)
+    tools: list[ToolCard] = field(default_factory=list)
+    status: str = MessageStatus.STREAMING
+    error_code: str | None = None
+    error_message: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    first_token_ms: int | None = None
+    started: float = field(default_factory=time.perf_counter)
+    stop_requested: bool = False
+    task: asyncio.Task[None] | None = None
+
+
+class _Channel:
+    """Wakes followers of one conversation whenever something changes."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.run: _Run | None = None
+        self.last: RunSnapshot | None = None
+        self.touched = time.monotonic()
+        self._changed = asyncio.Event()
+
+    def bump(self) -> None:
+        self.touched = time.monotonic()
+        self.version += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait(self, seen_version: int, timeout_s: float) -> bool:
+        if self.version != seen_version:
+            return True
+        event = self._changed
+        try:
+            await asyncio.wait_for(event.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+
+BackendResolver = Callable[[], Awaitable[tuple[LLMBackend, str]]]
+
+
+class ChatRuns:
+    """Starts, stops and broadcasts answers. One instance per backend process."""
+
+    def __init__(self, resolve_backend: BackendResolver, tools: ToolRunner) -> None:
+        self._resolve_backend = resolve_backend
+        self._tools = tools
+        self._channels: dict[uuid.UUID, _Channel] = {}
+
+    def _channel(self, conversation_id: uuid.UUID) -> _Channel:
+        channel = self._channels.get(conversation_id)
+        if channel is None:
+            self._sweep()
+            channel = self._channels[conversation_id] = _Channel()
+        return channel
+
+    def _sweep(self) -> None:
+        """Forget idle conversations so the process does not keep every answer it ever wrote."""
+        cutoff = time.monotonic() - CHANNEL_IDLE_SECONDS
+        for key in [k for k, c in self._channels.items() if c.run is None and c.touched < cutoff]:
+            del self._channels[key]
+
+    def is_running(self, conversation_id: uuid.UUID) -> bool:
+        channel = self._channels.get(conversation_id)
+        return channel is not None and channel.run is not None
+
+    async def start(
+        self, actor: User, conversation_id: uuid.UUID, user_text: str | None
+    ) -> uuid.UUID:
+        """Save the user's message (if any), then start writing the answer. Returns its id."""
+        channel = self._channel(conversation_id)
+        if channel.run is not None:
+            raise Conflict("An answer is still being written in this conversation.")
+        settings = get_settings()
+        backend, default_model = await self._resolve_backend()
+        async with session_scope() as db:
+            conversation = await chat.get_owned(db, actor, conversation_id)
+            if user_text is not None:
+                await chat.add_user_message(db, actor, conversation_id, user_text)
+            model = conversation.model or default_model
+            if backend.name == "ollama" and model == EMBEDDED_MODEL_NAME:
+                model = default_model  # chosen while Ollama was away
+            disabled = set(conversation.disabled_tools)
+            answer = Message(
+                conversation_id=conversation_id,
+                role="assistant",
+                content_enc=get_cipher().encrypt(""),
+                status=MessageStatus.STREAMING,
+                model=model,
+            )
+            db.add(answer)
+            await db.commit()
+            history = await chat.history_for_model(db, conversation_id)
+        if channel.run is not None:  # another tab won the race while we were saving
+            raise Conflict("An answer is still being written in this conversation.")
+        run = _Run(
+            conversation_id=conversation_id, owner_id=actor.id, message_id=answer.id, model=model
+        )
+        channel.run = run
+        self._publish(channel, run)
+        config = AgentConfig(
+            model=model,
+            max_steps=settings.chat.max_steps,
+            tool_timeout_s=settings.chat.tool_timeout_seconds,
+            model_timeout_s=settings.chat.model_timeout_seconds,
+        )
+        ctx = ToolContext(user_id=str(actor.id), conversation_id=str(conversation_id))
+        run.task = asyncio.create_task(
+            self._execute(channel, run, backend, history, disabled, ctx, config)
+        )
+        log.info("chat.start", user=str(actor.id), conversation=str(conversation_id), model=model)
+        return answer.id
+
+    async def stop(self, actor: User, conversation_id: uuid.UUID) -> bool:
+        """Stop the answer being written; the text so far is kept as a stopped answer."""
+        channel = self._channels.get(conversation_id)
+        run = channel.run if channel else None
+        if run is None:
+            return False
+        if run.owner_id != actor.id:
+            raise NotFound("Conversation not found.")
+        run.stop_requested = True
+        if run.task is not None:
+            run.task.cancel()
+            await asyncio.gather(run.task, return_exceptions=True)
+        return True
+
+    def snapshot(self, conversation_id: uuid.UUID) -> RunSnapshot | None:
+        """The answer being written (or the one that just ended), if any."""
+        channel = self._channels.get(conversation_id)
+        if channel is None:
+            return None
+        return channel.last
+
+    def version(self, conversation_id: uuid.UUID) -> int:
+        return self._channel(conversation_id).version
+
+    async def wait_for_change(
+        self, conversation_id: uuid.UUID, seen_version: int, timeout_s: float
+    ) -> int | None:
+        """Block until the conversation changes; returns the new version, None on timeout."""
+        channel = self._channel(conversation_id)
+        if not await channel.wait(seen_version, timeout_s):
+            return None
+        return channel.version
+
+    def _publish(self, channel: _Channel, run: _Run) -> None:
+        channel.last = RunSnapshot(
+            conversation_id=str(run.conversation_id),
+            message_id=str(run.message_id),
+            model=run.model,
+            text="".join(run.text),
+            thinking="".join(run.thinking),
+            tools=tuple(run.tools),
+            status=run.status,
+            error_code=run.error_code,
+            error_message=run.error_message,
+            version=channel.version + 1,
+        )
+        channel.bump()
+
+    async def _execute(
+        self,
+        channel: _Channel,
+        run: _Run,
+        backend: LLMBackend,
+        history: list[ChatMessage],
+        disabled: set[str],
+        ctx: ToolContext,
+        config: AgentConfig,
+    ) -> None:
+        last_checkpoint = time.monotonic()
+        try:
+            async for event in run_agent(backend, history, self._tools, disabled, ctx, config):
+                self._apply(run, event)
+                self._publish(channel, run)
+                if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS:
+                    last_checkpoint = time.monotonic()
+                    await self._checkpoint(run)
+            run.status = MessageStatus.COMPLETE
+        except asyncio.CancelledError:
+            run.status = MessageStatus.STOPPED
+            if not run.stop_requested:
+                await self._finish(channel, run)
+                raise
+        except LLMError as exc:
+            run.status, run.error_code, run.error_message = (
+                MessageStatus.ERROR,
+                exc.code,
+                exc.message,
+            )
+        except Exception as exc:  # the answer must be saved whatever went wrong
+            log.exception("chat.failed", conversation=str(run.conversation_id))
+            run.status, run.error_code = MessageStatus.ERROR, "internal"
+            run.error_message = f"Something went wrong while answering ({type(exc).__name__})."
+        await self._finish(channel, run)
+
+    @staticmethod
+    def _apply(run: _Run, event: object) -> None:
+        if isinstance(event, TextDelta):
+            run.text.append(event.text)
+        elif isinstance(event, ThinkingDelta):
+            run.thinking.append(event.text)
+        elif isinstance(event, ToolStarted):
+            run.tools.append(
+                ToolCard(
+                    call_id=event.call_id,
+                    step=event.step,
+                    name=event.name,
+                    arguments=arguments_json(event.arguments),
+                    status="running",
+                )
+            )
+        elif isinstance(event, ToolFinished):
+            run.tools = [
+                replace(
+                    card,
+                    status="ok" if event.ok else "error",
+                    output=event.output,
+                    error=event.error or "",
+                    duration_ms=event.duration_ms,
+                )
+                if card.call_id == event.call_id
+                else card
+                for card in run.tools
+            ]
+        elif isinstance(event, TurnFinished):
+            run.usage = event.usage
+            run.first_token_ms = event.first_token_ms
+
+    async def _checkpoint(self, run: _Run) -> None:
+        """Save the text so far, so a crash loses at most a couple of seconds."""
+        async with session_scope() as db:
+            await db.execute(
+                update(Message)
+                .where(col(Message.id) == run.message_id)
+                .values(content_enc=get_cipher().encrypt("".join(run.text)))
+            )
+            await db.commit()
+
+    async def _finish(self, channel: _Channel, run: _Run) -> None:
+        cipher = get_cipher()
+        elapsed_ms = int((time.perf_counter() - run.started) * 1000)
+        try:
+            async with session_scope() as db:
+                message = await db.get(Message, run.message_id)
+                if message is not None:
+                    message.content_enc = cipher.encrypt("".join(run.text))
+                    message.thinking_enc = (
+                        cipher.encrypt("".join(run.thinking)) if run.thinking else None
+                    )
+                    message.status = run.status
+                    message.prompt_tokens = run.usage.prompt_tokens or None
+                    message.completion_tokens = run.usage.completion_tokens or None
+                    message.latency_ms = elapsed_ms
+                    message.ttft_ms = run.first_token_ms
+                    message.error_code = run.error_code
+                    message.error_message = (run.error_message or "")[:500] or None
+                    message.completed_at = utcnow()
+                    for card in run.tools:
+                        db.add(
+                            ToolCall(
+                                message_id=run.message_id,
+                                step=card.step,
+                                name=card.name,
+                                arguments_enc=cipher.encrypt(card.arguments),
+                                result_enc=cipher.encrypt(card.output)
+                                if card.status == "ok"
+                                else None,
+                                error_enc=cipher.encrypt(card.error or "stopped")
+                                if card.status != "ok"
+                                else None,
+                                ok=card.status == "ok",
+                                duration_ms=card.duration_ms,
+                            )
+                        )
+                await db.execute(
+                    update(Conversation)
+                    .where(col(Conversation.id) == run.conversation_id)
+                    .values(updated_at=utcnow())
+                )
+                await db.commit()
+        finally:
+            channel.run = None
+            self._publish(channel, run)
+            log.info(
+                "chat.end",
+                user=str(run.owner_id),
+                conversation=str(run.conversation_id),
+                status=run.status,
+                duration_ms=elapsed_ms,
+                ttft_ms=run.first_token_ms,
+                completion_tokens=run.usage.completion_tokens,
+                tools=len(run.tools),
+            )
+
+    async def shutdown(self) -> None:
+        """Stop every run (process exit); each is saved as stopped."""
+        tasks = [c.run.task for c in self._channels.values() if c.run and c.run.task]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def mark_interrupted() -> int:
+    """Answers left streaming by a process that died are saved as stopped (single-process only)."""
+    async with session_scope() as db:
+        result = await db.execute(
+            update(Message)
+            .where(col(Message.status) == MessageStatus.STREAMING)
+            .values(status=MessageStatus.STOPPED, error_code="interrupted", completed_at=utcnow())
+        )
+        await db.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

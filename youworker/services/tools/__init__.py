@@ -1,0 +1,1 @@
+"""Tools the agent can call: built-ins and MCP servers, behind one registry."""

@@ -1,0 +1,37 @@
+"""What a tool is, for the registry and the agent loop."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from youworker.services.llm.base import ToolSpec
+
+
+class ToolError(Exception):
+    """A tool failed; the message goes back to the model and to the user."""
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """Who the tool runs for: tools that touch user data check access with this."""
+
+    user_id: str
+    conversation_id: str | None = None
+
+
+ToolHandler = Callable[[dict[str, Any], ToolContext], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A callable tool. `source` is "builtin" or "mcp:<server name>"."""
+
+    spec: ToolSpec
+    handler: ToolHandler
+    source: str = "builtin"
+
+    @property
+    def name(self) -> str:
+        return self.spec.name

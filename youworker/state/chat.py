@@ -1,0 +1,478 @@
+"""The chat page: conversation list, thread, composer and the live answer."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import uuid
+from datetime import datetime
+
+import reflex as rx
+from reflex.event import EventSpec
+
+from youworker.db import session_scope
+from youworker.models import Conversation, User
+from youworker.services import chat
+from youworker.services.chat_runs import RunSnapshot, ToolCard
+from youworker.services.errors import Conflict, NotFound, ServiceError, ValidationFailed
+from youworker.services.markdown import escape_raw_html
+from youworker.services.runtime import get_chat_runs, get_provider_manager, get_tool_registry
+from youworker.state.session import SessionState
+
+# One browser update per 40 ms, however fast the model is (Open WebUI #8254).
+FLUSH_SECONDS = 0.04
+WATCH_WAIT_SECONDS = 15.0
+WATCH_IDLE_SECONDS = 600.0
+SIDEBAR_PAGE = 30
+THREAD_PAGE = 50
+
+
+@dataclasses.dataclass
+class ToolRow:
+    name: str = ""
+    arguments: str = ""
+    output: str = ""
+    error: str = ""
+    status: str = ""
+    duration: str = ""
+
+
+@dataclasses.dataclass
+class MessageRow:
+    id: str = ""
+    role: str = ""
+    content: str = ""  # markdown with raw HTML escaped
+    raw: str = ""  # the text as written, for the copy button
+    thinking: str = ""
+    status: str = ""
+    time: str = ""
+    detail: str = ""
+    error: str = ""
+    tools: list[ToolRow] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class ConversationRow:
+    id: str = ""
+    title: str = ""
+    updated: str = ""
+
+
+@dataclasses.dataclass
+class ToolToggle:
+    name: str = ""
+    description: str = ""
+    enabled: bool = True
+
+
+def _clock(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _detail(view: chat.MessageView) -> str:
+    parts = [view.model or ""]
+    if view.completion_tokens:
+        parts.append(f"{view.prompt_tokens or 0} in / {view.completion_tokens} out tokens")
+    if view.latency_ms is not None:
+        parts.append(f"{view.latency_ms / 1000:.1f} s")
+    if view.ttft_ms is not None:
+        parts.append(f"first token {view.ttft_ms} ms")
+    return " · ".join(p for p in parts if p)
+
+
+def _tool_row_from_card(card: ToolCard) -> ToolRow:
+    return ToolRow(
+        name=card.name,
+        arguments=card.arguments,
+        output=card.output,
+        error=card.error,
+        status=card.status,
+        duration=f"{card.duration_ms} ms" if card.duration_ms is not None else "",
+    )
+
+
+def _row(view: chat.MessageView) -> MessageRow:
+    return MessageRow(
+        id=view.id,
+        role=view.role,
+        content=escape_raw_html(view.content),
+        raw=view.content,
+        thinking=escape_raw_html(view.thinking),
+        status=view.status,
+        time=_clock(view.created_at),
+        detail=_detail(view) if view.role == "assistant" else "",
+        error=view.error_message or "",
+        tools=[
+            ToolRow(
+                name=c.name,
+                arguments=c.arguments,
+                output=c.result or "",
+                error=c.error or "",
+                status="ok" if c.ok else "error",
+                duration=f"{c.duration_ms} ms" if c.duration_ms is not None else "",
+            )
+            for c in view.tool_calls
+        ],
+    )
+
+
+def _encode_cursor(cursor: chat.ConversationCursor | None) -> str:
+    return f"{cursor.updated_at.isoformat()}|{cursor.id}" if cursor else ""
+
+
+def _decode_cursor(raw: str) -> chat.ConversationCursor | None:
+    try:
+        moment, ident = raw.split("|", 1)
+        return chat.ConversationCursor(datetime.fromisoformat(moment), uuid.UUID(ident))
+    except ValueError:
+        return None
+
+
+class ChatState(SessionState):
+    conversations: list[ConversationRow] = []
+    conversations_cursor: str = ""
+    search_query: str = ""
+    current_id: str = ""
+    current_title: str = ""
+    current_model: str = ""
+    not_found: bool = False
+    messages: list[MessageRow] = []
+    has_older: bool = False
+    streaming: bool = False
+    stream_text: str = ""
+    stream_thinking: str = ""
+    stream_tools: list[ToolRow] = []
+    composer_error: str = ""
+    models: list[str] = []
+    provider_banner: str = ""
+    tools: list[ToolToggle] = []
+    _watching: str = ""
+
+    @rx.var
+    def has_more_conversations(self) -> bool:
+        return self.conversations_cursor != ""
+
+    # ---- loading -------------------------------------------------------------------------
+
+    def _route_conversation(self) -> str:
+        parts = [p for p in self.router.url.path.split("/") if p]
+        return parts[1] if len(parts) >= 2 and parts[0] == "chat" else ""
+
+    async def _load_sidebar(self, user: User, more: bool = False) -> None:
+        after = _decode_cursor(self.conversations_cursor) if more else None
+        async with session_scope() as db:
+            page = await chat.list_conversations(
+                db, user, query=self.search_query, after=after, limit=SIDEBAR_PAGE
+            )
+        rows = [ConversationRow(str(c.id), c.title, _clock(c.updated_at)) for c in page.items]
+        self.conversations = [*self.conversations, *rows] if more else rows
+        self.conversations_cursor = _encode_cursor(page.next_cursor)
+
+    async def _load_thread(self, user: User, conversation: Conversation) -> None:
+        async with session_scope() as db:
+            page = await chat.list_messages(db, user, conversation.id, limit=THREAD_PAGE)
+        self.messages = [_row(v) for v in page.messages]
+        self.has_older = page.has_more
+        self.current_title = conversation.title
+        self.current_model = conversation.model
+
+    def _clear_thread(self) -> None:
+        self.current_id = self.current_title = self.current_model = ""
+        self.messages = []
+        self.has_older = False
+        self._clear_stream()
+
+    def _clear_stream(self) -> None:
+        self.streaming = False
+        self.stream_text = self.stream_thinking = ""
+        self.stream_tools = []
+
+    def _apply_snapshot(self, snapshot: RunSnapshot) -> None:
+        self.streaming = not snapshot.finished
+        self.stream_text = escape_raw_html(snapshot.text)
+        self.stream_thinking = escape_raw_html(snapshot.thinking)
+        self.stream_tools = [_tool_row_from_card(card) for card in snapshot.tools]
+
+    def _refresh_provider(self) -> None:
+        status = get_provider_manager().status()
+        self.provider_banner = (
+            "Built-in small model: connect Ollama for real answers."
+            if status.active == "embedded" and not status.checking
+            else ""
+        )
+
+    def _refresh_tools(self, conversation: Conversation | None) -> None:
+        disabled = set(conversation.disabled_tools) if conversation else set()
+        self.tools = [
+            ToolToggle(spec.name, spec.description[:140], spec.name not in disabled)
+            for spec in get_tool_registry().specs(set())
+        ]
+
+    @rx.event
+    async def load(self) -> EventSpec | list[EventSpec] | None:
+        """on_load for /chat and /chat/<id>."""
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        self.composer_error = ""
+        self.not_found = False
+        self._refresh_provider()
+        await self._load_sidebar(user)
+        target = self._route_conversation()
+        if not target:
+            self._clear_thread()
+            self._refresh_tools(None)
+            return ChatState.load_models
+        try:
+            async with session_scope() as db:
+                conversation = await chat.get_owned(db, user, uuid.UUID(target))
+        except (NotFound, ValueError):
+            self._clear_thread()
+            self.not_found = True
+            return None
+        self._clear_stream()
+        self.current_id = str(conversation.id)
+        await self._load_thread(user, conversation)
+        self._refresh_tools(conversation)
+        snapshot = get_chat_runs().snapshot(conversation.id)
+        if snapshot is not None and not snapshot.finished:
+            self._apply_snapshot(snapshot)
+        return [ChatState.load_models, ChatState.watch]
+
+    @rx.event(background=True)
+    async def load_models(self) -> None:
+        """The model list comes from the backend over HTTP, so it never holds up the page."""
+        try:
+            infos = await asyncio.wait_for(get_provider_manager().backend().list_models(), 3.0)
+            names = [info.name for info in infos]
+        except Exception:  # an unreachable backend leaves the picker with the default only
+            names = []
+        default = get_provider_manager().default_model()
+        async with self:
+            current = self.current_model or default
+            self.models = sorted({*names, current, default} - {""})
+            self.current_model = current
+
+    @rx.event
+    async def load_more_conversations(self) -> EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        await self._load_sidebar(user, more=True)
+        return None
+
+    @rx.event
+    async def search(self, query: str) -> EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        self.search_query = query[:200]
+        await self._load_sidebar(user)
+        return None
+
+    @rx.event
+    async def load_older(self) -> EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        if not self.current_id or not self.messages:
+            return None
+        async with session_scope() as db:
+            page = await chat.list_messages(
+                db,
+                user,
+                uuid.UUID(self.current_id),
+                before=uuid.UUID(self.messages[0].id),
+                limit=THREAD_PAGE,
+            )
+        self.messages = [*[_row(v) for v in page.messages], *self.messages]
+        self.has_older = page.has_more
+        return None
+
+    # ---- the live answer -------------------------------------------------------------------
+
+    @rx.event(background=True)
+    async def watch(self) -> None:
+        """Follow the open conversation: stream answers from any tab into this one."""
+        async with self:
+            if not self.current_id or self._watching == self.current_id:
+                return
+            conversation_id = self.current_id
+            self._watching = conversation_id
+        runs = get_chat_runs()
+        key = uuid.UUID(conversation_id)
+        seen = -1 if runs.is_running(key) else runs.version(key)
+        idle_until = time.monotonic() + WATCH_IDLE_SECONDS
+        try:
+            while time.monotonic() < idle_until:
+                version = await runs.wait_for_change(key, seen, WATCH_WAIT_SECONDS)
+                async with self:
+                    if self.current_id != conversation_id:
+                        return
+                if version is None:
+                    continue
+                seen = version
+                idle_until = time.monotonic() + WATCH_IDLE_SECONDS
+                snapshot = runs.snapshot(key)
+                if snapshot is None:
+                    continue
+                if not snapshot.finished:
+                    async with self:
+                        self._apply_snapshot(snapshot)
+                    await asyncio.sleep(FLUSH_SECONDS)
+                    continue
+                async with self:
+                    await self._after_answer(conversation_id)
+        finally:
+            async with self:
+                if self._watching == conversation_id:
+                    self._watching = ""
+
+    async def _after_answer(self, conversation_id: str) -> None:
+        """Replace the live bubble by the saved answer and refresh the sidebar order."""
+        user = await self._authenticate()
+        if user is None or self.current_id != conversation_id:
+            return
+        try:
+            async with session_scope() as db:
+                conversation = await chat.get_owned(db, user, uuid.UUID(conversation_id))
+        except NotFound:
+            self._clear_thread()
+            self.not_found = True
+            return
+        await self._load_thread(user, conversation)
+        self._clear_stream()
+        await self._load_sidebar(user)
+
+    async def _start(self, user: User, text: str | None) -> EventSpec | list[EventSpec] | None:
+        try:
+            await get_chat_runs().start(user, uuid.UUID(self.current_id), text)
+        except ValidationFailed as exc:
+            self.composer_error = exc.fields.get("message", exc.message)
+            return None
+        except Conflict as exc:
+            self.composer_error = exc.message
+            return None
+        except NotFound:
+            self._clear_thread()
+            self.not_found = True
+            return None
+        self.streaming = True
+        async with session_scope() as db:
+            conversation = await chat.get_owned(db, user, uuid.UUID(self.current_id))
+        await self._load_thread(user, conversation)
+        await self._load_sidebar(user)
+        return ChatState.watch
+
+    @rx.event
+    async def send(self, form: dict[str, str]) -> EventSpec | list[EventSpec] | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        self.composer_error = ""
+        text = str(form.get("message", ""))
+        try:
+            chat.validate_user_text(text)
+        except ValidationFailed as exc:
+            self.composer_error = exc.fields.get("message", exc.message)
+            return None
+        if not self.current_id:
+            async with session_scope() as db:
+                conversation = await chat.create_conversation(db, user, model=self.current_model)
+            self.current_id = str(conversation.id)
+            result = await self._start(user, text)
+            return [rx.redirect(f"/chat/{conversation.id}"), *([result] if result else [])]  # type: ignore[list-item]
+        return await self._start(user, text)
+
+    @rx.event
+    async def stop(self) -> EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        if self.current_id:
+            try:
+                await get_chat_runs().stop(user, uuid.UUID(self.current_id))
+            except NotFound:
+                return None
+        return None
+
+    @rx.event
+    async def regenerate(self) -> EventSpec | list[EventSpec] | None:
+        """Replace the last answer (also the retry after an error)."""
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        if not self.current_id or get_chat_runs().is_running(uuid.UUID(self.current_id)):
+            return None
+        try:
+            async with session_scope() as db:
+                await chat.remove_last_answer(db, user, uuid.UUID(self.current_id))
+        except NotFound:
+            return None
+        return await self._start(user, None)
+
+    # ---- conversation management -----------------------------------------------------------
+
+    @rx.event
+    def new_chat(self) -> EventSpec:
+        self._clear_thread()
+        return rx.redirect("/chat")
+
+    @rx.event
+    async def rename(self, conversation_id: str, title: str) -> EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        try:
+            async with session_scope() as db:
+                conversation = await chat.rename(db, user, uuid.UUID(conversation_id), title)
+        except (ServiceError, ValueError) as exc:
+            return rx.toast.error(getattr(exc, "message", "Conversation not found."))
+        if self.current_id == conversation_id:
+            self.current_title = conversation.title
+        await self._load_sidebar(user)
+        return None
+
+    @rx.event
+    async def delete(self, conversation_id: str) -> EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        key = uuid.UUID(conversation_id)
+        try:
+            await get_chat_runs().stop(user, key)
+            async with session_scope() as db:
+                await chat.delete_conversation(db, user, key, self._context())
+        except (ServiceError, ValueError):
+            return rx.toast.error("Conversation not found.")
+        await self._load_sidebar(user)
+        if self.current_id == conversation_id:
+            self._clear_thread()
+            return rx.redirect("/chat")
+        return None
+
+    @rx.event
+    async def choose_model(self, model: str) -> EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        self.current_model = model[:200]
+        if self.current_id:
+            async with session_scope() as db:
+                await chat.set_model(db, user, uuid.UUID(self.current_id), self.current_model)
+        return None
+
+    @rx.event
+    async def toggle_tool(self, name: str, enabled: bool) -> EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        self.tools = [
+            dataclasses.replace(t, enabled=enabled) if t.name == name else t for t in self.tools
+        ]
+        if self.current_id:
+            disabled = [t.name for t in self.tools if not t.enabled]
+            async with session_scope() as db:
+                await chat.set_disabled_tools(db, user, uuid.UUID(self.current_id), disabled)
+        return None
