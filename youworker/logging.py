@@ -26,6 +26,9 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    # One line per HTTP request to Ollama or Qdrant drowns the events that matter.
+    for noisy in ("httpx", "httpcore", "alembic.runtime.plugins"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> Any:

@@ -39,6 +39,8 @@ from playwright.sync_api import (
 )
 from pytest_playwright.pytest_playwright import CreateContextCallback
 
+from tests.ollama_server import OllamaTestServer, ServerConfig
+
 from .flows import Account, new_account, register
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -89,7 +91,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _server_env(data_dir: Path, port: int) -> dict[str, str]:
+def _server_env(data_dir: Path, port: int, ollama_url: str) -> dict[str, str]:
     bin_dir = Path(sys.executable).parent
     env = dict(os.environ)
     env.update(
@@ -106,6 +108,10 @@ def _server_env(data_dir: Path, port: int) -> dict[str, str]:
             "API__PORT": str(port),
             # In-process Reflex state: nothing shared with other runs through a Redis server.
             "REDIS__URL": "",
+            # The Ollama-protocol test server: the app's real client over real HTTP.
+            "LLM__PROVIDER": "ollama",
+            "LLM__OLLAMA_BASE_URL": ollama_url,
+            "LLM__CHAT_MODEL": "test-plain",
         }
     )
     return env
@@ -164,13 +170,25 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="package")
+def ollama_server() -> Iterator[OllamaTestServer]:
+    """The scripted Ollama the app talks to, in this process so tests can script replies."""
+    server = OllamaTestServer(config=ServerConfig(tokens_per_second=40, slow_tokens=400))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="package")
 def app_url(
-    chromium_executable: str, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+    chromium_executable: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    pytestconfig: pytest.Config,
+    ollama_server: OllamaTestServer,
 ) -> Iterator[str]:
     """Build and start the app once for the e2e tests (prod mode, one port); yields its URL."""
     data_dir = tmp_path_factory.mktemp("e2e-app")
     port = _free_port()
-    env = _server_env(data_dir, port)
+    env = _server_env(data_dir, port, ollama_server.url)
     log_path = data_dir / "server.log"
     pytestconfig.stash[SERVER_LOG_KEY] = log_path
 

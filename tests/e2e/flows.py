@@ -57,7 +57,7 @@ def register(page: Page, account: Account) -> None:
         page, email=account.email, display_name=account.display_name, password=account.password
     )
     expect(page).to_have_url(path_is("/chat"))
-    expect(page.get_by_test_id("coming-soon")).to_be_visible()
+    expect(page.get_by_test_id("new-chat")).to_be_visible()
 
 
 def submit_sign_in(page: Page, email: str, password: str) -> None:
@@ -71,7 +71,7 @@ def sign_in(page: Page, account: Account) -> None:
     """Sign in through the form and wait for the signed-in landing page."""
     submit_sign_in(page, account.email, account.password)
     expect(page).to_have_url(path_is("/chat"))
-    expect(page.get_by_test_id("coming-soon")).to_be_visible()
+    expect(page.get_by_test_id("new-chat")).to_be_visible()
 
 
 def expect_sign_in_refused(page: Page, email: str, password: str, message: str) -> None:

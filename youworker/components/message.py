@@ -119,6 +119,21 @@ def message_bubble(message: MessageRow) -> rx.Component:
                 ),
             ),
             _copy_button(message.raw),
+            rx.cond(
+                message.id == ChatState.last_answer_id,
+                rx.tooltip(
+                    rx.icon_button(
+                        rx.icon("refresh-cw", size=12),
+                        size="1",
+                        variant="ghost",
+                        color_scheme="gray",
+                        on_click=ChatState.regenerate,
+                        aria_label="Regenerate",
+                        data_testid="regenerate",
+                    ),
+                    content="Regenerate",
+                ),
+            ),
             spacing="2",
             align="center",
         ),

@@ -28,68 +28,16 @@ def _conversation_item(row: ConversationRow) -> rx.Component:
                     size="1",
                     variant="ghost",
                     aria_label="Conversation actions",
+                    data_testid="conversation-menu",
                 ),
             ),
             rx.menu.content(
-                rx.dialog.root(
-                    rx.dialog.trigger(rx.menu.item("Rename", on_select=rx.prevent_default)),
-                    rx.dialog.content(
-                        rx.dialog.title("Rename conversation"),
-                        rx.form(
-                            rx.vstack(
-                                rx.input(
-                                    name="title",
-                                    default_value=row.title,
-                                    max_length=200,
-                                    width="100%",
-                                    aria_label="New title",
-                                ),
-                                rx.hstack(
-                                    rx.dialog.close(
-                                        rx.button(
-                                            "Cancel",
-                                            variant="soft",
-                                            color_scheme="gray",
-                                            type="button",
-                                        )
-                                    ),
-                                    rx.dialog.close(rx.button("Save", type="submit")),
-                                    justify="end",
-                                    width="100%",
-                                ),
-                            ),
-                            on_submit=lambda form: ChatState.rename(row.id, form["title"]),
-                        ),
-                    ),
-                ),
-                rx.alert_dialog.root(
-                    rx.alert_dialog.trigger(
-                        rx.menu.item(
-                            "Delete",
-                            color="red",
-                            on_select=rx.prevent_default,
-                            data_testid="delete-conversation",
-                        )
-                    ),
-                    rx.alert_dialog.content(
-                        rx.alert_dialog.title("Delete this conversation?"),
-                        rx.alert_dialog.description("Its messages are deleted for good."),
-                        rx.hstack(
-                            rx.alert_dialog.cancel(
-                                rx.button("Cancel", variant="soft", color_scheme="gray")
-                            ),
-                            rx.alert_dialog.action(
-                                rx.button(
-                                    "Delete",
-                                    color_scheme="red",
-                                    on_click=ChatState.delete(row.id),
-                                    data_testid="confirm-delete",
-                                )
-                            ),
-                            justify="end",
-                            spacing="2",
-                        ),
-                    ),
+                rx.menu.item("Rename", on_click=ChatState.ask_rename(row.id, row.title)),
+                rx.menu.item(
+                    "Delete",
+                    color="red",
+                    on_click=ChatState.ask_delete(row.id, row.title),
+                    data_testid="delete-conversation",
                 ),
             ),
         ),
@@ -99,6 +47,68 @@ def _conversation_item(row: ConversationRow) -> rx.Component:
         border_radius="0.4rem",
         background=rx.cond(active, rx.color("accent", 3), "transparent"),
         align="center",
+    )
+
+
+def _rename_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Rename conversation"),
+            rx.form(
+                rx.vstack(
+                    rx.input(
+                        name="title",
+                        default_value=ChatState.dialog_title,
+                        max_length=200,
+                        width="100%",
+                        aria_label="New title",
+                        auto_focus=True,
+                    ),
+                    rx.hstack(
+                        rx.button(
+                            "Cancel",
+                            variant="soft",
+                            color_scheme="gray",
+                            type="button",
+                            on_click=ChatState.close_dialogs,
+                        ),
+                        rx.button("Save", type="submit", data_testid="confirm-rename"),
+                        justify="end",
+                        width="100%",
+                    ),
+                ),
+                on_submit=ChatState.confirm_rename,
+            ),
+        ),
+        open=ChatState.renaming_id != "",
+        on_open_change=ChatState.dialog_open_changed,
+    )
+
+
+def _delete_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Delete this conversation?"),
+            rx.alert_dialog.description(
+                rx.text("“", ChatState.dialog_title, "” and all its messages are deleted for good.")
+            ),
+            rx.hstack(
+                rx.button(
+                    "Cancel", variant="soft", color_scheme="gray", on_click=ChatState.close_dialogs
+                ),
+                rx.button(
+                    "Delete",
+                    color_scheme="red",
+                    on_click=ChatState.confirm_delete,
+                    data_testid="confirm-delete",
+                ),
+                justify="end",
+                spacing="2",
+                margin_top="1rem",
+            ),
+        ),
+        open=ChatState.deleting_id != "",
+        on_open_change=ChatState.dialog_open_changed,
     )
 
 
@@ -138,6 +148,8 @@ def conversation_list() -> rx.Component:
             scrollbars="vertical",
             flex="1",
         ),
+        _rename_dialog(),
+        _delete_dialog(),
         width="16rem",
         min_width="16rem",
         height="100vh",
@@ -172,12 +184,14 @@ def _header() -> rx.Component:
             data_testid="conversation-title",
         ),
         rx.spacer(),
-        rx.select(
-            ChatState.models,
+        rx.select.root(
+            rx.select.trigger(data_testid="model-picker", aria_label="Model"),
+            rx.select.content(
+                rx.foreach(ChatState.models, lambda name: rx.select.item(name, value=name))
+            ),
             value=ChatState.current_model,
             on_change=ChatState.choose_model,
             size="1",
-            data_testid="model-picker",
         ),
         rx.popover.root(
             rx.popover.trigger(

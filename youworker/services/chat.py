@@ -210,6 +210,11 @@ async def add_user_message(
     """Save the user's message (before the model is called) and title a new conversation."""
     conversation = await get_owned(session, actor, conversation_id)
     validate_user_text(text)
+    has_messages = await session.scalar(
+        select(col(Message.id)).where(col(Message.conversation_id) == conversation.id).limit(1)
+    )
+    if has_messages is None and conversation.title == "New chat":
+        conversation.title = title_from(text)
     message = Message(
         conversation_id=conversation.id,
         role="user",
@@ -218,11 +223,6 @@ async def add_user_message(
         completed_at=utcnow(),
     )
     session.add(message)
-    has_messages = await session.scalar(
-        select(Message.id).where(col(Message.conversation_id) == conversation.id).limit(1)
-    )
-    if has_messages is None and conversation.title == "New chat":
-        conversation.title = title_from(text)
     conversation.updated_at = utcnow()
     await session.commit()
     return message

@@ -147,11 +147,21 @@ class ChatState(SessionState):
     models: list[str] = []
     provider_banner: str = ""
     tools: list[ToolToggle] = []
+    renaming_id: str = ""
+    deleting_id: str = ""
+    dialog_title: str = ""
     _watching: str = ""
 
     @rx.var
     def has_more_conversations(self) -> bool:
         return self.conversations_cursor != ""
+
+    @rx.var
+    def last_answer_id(self) -> str:
+        """Only the latest answer can be regenerated."""
+        if self.streaming or not self.messages or self.messages[-1].role != "assistant":
+            return ""
+        return self.messages[-1].id
 
     # ---- loading -------------------------------------------------------------------------
 
@@ -172,7 +182,8 @@ class ChatState(SessionState):
     async def _load_thread(self, user: User, conversation: Conversation) -> None:
         async with session_scope() as db:
             page = await chat.list_messages(db, user, conversation.id, limit=THREAD_PAGE)
-        self.messages = [_row(v) for v in page.messages]
+        # The answer being written shows in the live bubble, not as a saved message.
+        self.messages = [_row(v) for v in page.messages if v.status != "streaming"]
         self.has_older = page.has_more
         self.current_title = conversation.title
         self.current_model = conversation.model
@@ -420,7 +431,33 @@ class ChatState(SessionState):
         return rx.redirect("/chat")
 
     @rx.event
-    async def rename(self, conversation_id: str, title: str) -> EventSpec | None:
+    def ask_rename(self, conversation_id: str, title: str) -> None:
+        self.renaming_id, self.deleting_id, self.dialog_title = conversation_id, "", title
+
+    @rx.event
+    def ask_delete(self, conversation_id: str, title: str) -> None:
+        self.deleting_id, self.renaming_id, self.dialog_title = conversation_id, "", title
+
+    @rx.event
+    def close_dialogs(self) -> None:
+        self.renaming_id = self.deleting_id = ""
+
+    @rx.event
+    def dialog_open_changed(self, is_open: bool) -> None:
+        if not is_open:
+            self.renaming_id = self.deleting_id = ""
+
+    @rx.event
+    async def confirm_rename(self, form: dict[str, str]) -> EventSpec | None:
+        target, self.renaming_id = self.renaming_id, ""
+        return await self._rename(target, str(form.get("title", "")))
+
+    @rx.event
+    async def confirm_delete(self) -> EventSpec | None:
+        target, self.deleting_id = self.deleting_id, ""
+        return await self._delete(target)
+
+    async def _rename(self, conversation_id: str, title: str) -> EventSpec | None:
         user = await self._authenticate()
         if user is None:
             return self._to_sign_in()
@@ -434,13 +471,12 @@ class ChatState(SessionState):
         await self._load_sidebar(user)
         return None
 
-    @rx.event
-    async def delete(self, conversation_id: str) -> EventSpec | None:
+    async def _delete(self, conversation_id: str) -> EventSpec | None:
         user = await self._authenticate()
         if user is None:
             return self._to_sign_in()
-        key = uuid.UUID(conversation_id)
         try:
+            key = uuid.UUID(conversation_id)
             await get_chat_runs().stop(user, key)
             async with session_scope() as db:
                 await chat.delete_conversation(db, user, key, self._context())
