@@ -119,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("generate-key", help="print a new Fernet key").set_defaults(
         func=cmd_generate_key
     )
+    rotate = commands.add_parser(
+        "rotate-key", help="re-encrypt chat data under the newest Fernet key"
+    )
+    rotate.add_argument("--batch-size", type=int, default=500, help="rows per commit")
+    rotate.set_defaults(func=cmd_rotate_key)
     return parser
 
 

@@ -11,6 +11,7 @@ from youworker.api.app import create_api
 from youworker.logging import configure_logging
 from youworker.pages.account import account_page
 from youworker.pages.admin import admin_page
+from youworker.pages.admin_tools import admin_tools_page
 from youworker.pages.auth import login_page, register_page
 from youworker.pages.chat import chat_page
 from youworker.pages.placeholders import documents_page, groups_page, index_page
@@ -18,6 +19,7 @@ from youworker.services import runtime
 from youworker.settings import get_settings
 from youworker.state.account import AccountState
 from youworker.state.admin import AdminState
+from youworker.state.admin_tools import AdminToolsState
 from youworker.state.auth import LoginState, RegisterState
 from youworker.state.chat import ChatState
 from youworker.state.session import SessionState
@@ -61,3 +63,9 @@ app.add_page(
 )
 app.add_page(account_page, route="/account", title="Account · YouWorker", on_load=AccountState.load)
 app.add_page(admin_page, route="/admin", title="Admin · YouWorker", on_load=AdminState.load)
+app.add_page(
+    admin_tools_page,
+    route="/admin/tools",
+    title="Tools · Admin · YouWorker",
+    on_load=AdminToolsState.load,
+)

@@ -120,5 +120,24 @@ def coming_soon(what: str) -> rx.Component:
     )
 
 
+def admin_tabs(current: str) -> rx.Component:
+    """Links between the admin pages."""
+    tabs = [("users", "Users", "/admin"), ("tools", "Tools and MCP", "/admin/tools")]
+    return rx.cond(
+        SessionState.is_admin,
+        rx.hstack(
+            *[
+                rx.link(
+                    rx.button(label, size="2", variant="solid" if key == current else "soft"),
+                    href=href,
+                    data_testid=f"admin-tab-{key}",
+                )
+                for key, label, href in tabs
+            ],
+            margin_bottom="1rem",
+        ),
+    )
+
+
 def field_error(message: rx.Var[str]) -> rx.Component:
     return rx.cond(message != "", rx.text(message, color_scheme="red", size="1", role="alert"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from youworker.components.layout import app_shell
+from youworker.components.layout import admin_tabs, app_shell
 from youworker.state.admin import AdminState
 
 
@@ -141,6 +141,7 @@ def _policy() -> rx.Component:
 
 def admin_page() -> rx.Component:
     return app_shell(
+        admin_tabs("users"),
         rx.cond(
             AdminState.access_denied,
             rx.callout(

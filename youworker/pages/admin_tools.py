@@ -1,0 +1,245 @@
+"""Admin: tools and MCP servers."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from youworker.components.layout import admin_tabs, app_shell
+from youworker.state.admin_tools import AdminToolsState, ServerRow, ToolRow
+
+
+def _status_badge(row: ServerRow) -> rx.Component:
+    return rx.match(
+        row.status,
+        ("ok", rx.badge("connected", color_scheme="green")),
+        ("connecting", rx.badge("connecting", color_scheme="amber")),
+        ("disabled", rx.badge("disabled", color_scheme="gray")),
+        rx.badge(row.status, color_scheme="red"),
+    )
+
+
+def _server_row(row: ServerRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.text(row.name, weight="medium")),
+        rx.table.cell(
+            rx.vstack(
+                rx.badge(row.transport, variant="outline"),
+                rx.code(row.target, size="1"),
+                spacing="1",
+            )
+        ),
+        rx.table.cell(
+            rx.vstack(
+                _status_badge(row),
+                rx.cond(
+                    row.error != "",
+                    rx.text(row.error, size="1", color_scheme="red", data_testid="server-error"),
+                ),
+                spacing="1",
+            )
+        ),
+        rx.table.cell(row.tool_count),
+        rx.table.cell(
+            rx.switch(
+                checked=row.enabled,
+                on_change=lambda v: AdminToolsState.set_server_enabled(row.id, v),
+            )
+        ),
+        rx.table.cell(
+            rx.button(
+                "Remove",
+                size="1",
+                variant="soft",
+                color_scheme="red",
+                on_click=AdminToolsState.ask_delete(row.id, row.name),
+            )
+        ),
+        data_testid="server-row",
+    )
+
+
+def _tool_row(row: ToolRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.code(row.name)),
+        rx.table.cell(rx.text(row.source, size="1")),
+        rx.table.cell(rx.text(row.description, size="1", color_scheme="gray")),
+        rx.table.cell(
+            rx.switch(
+                checked=row.enabled,
+                on_change=lambda v: AdminToolsState.set_tool_enabled(row.name, v),
+            )
+        ),
+        data_testid="tool-row",
+    )
+
+
+def _error(field: str) -> rx.Component:
+    message = AdminToolsState.form_errors.get(field, "")
+    return rx.cond(message != "", rx.text(message, size="1", color_scheme="red", role="alert"))
+
+
+def _add_form() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.heading("Add an MCP server", size="3"),
+            rx.hstack(
+                rx.vstack(
+                    rx.input(name="name", placeholder="name (a-z, 0-9, - or _)", max_length=40),
+                    _error("name"),
+                    spacing="1",
+                ),
+                rx.select(
+                    ["stdio", "http"],
+                    value=AdminToolsState.transport,
+                    on_change=AdminToolsState.set_transport,
+                    size="2",
+                ),
+                align="start",
+            ),
+            rx.cond(
+                AdminToolsState.transport == "stdio",
+                rx.vstack(
+                    rx.input(
+                        name="command",
+                        placeholder="command, e.g. npx or /usr/bin/python3",
+                        max_length=1000,
+                        width="100%",
+                    ),
+                    _error("command"),
+                    rx.text_area(
+                        name="args", placeholder="arguments, one per line", rows="3", width="100%"
+                    ),
+                    _error("args"),
+                    rx.text_area(
+                        name="env",
+                        placeholder="environment, KEY=VALUE per line",
+                        rows="2",
+                        width="100%",
+                    ),
+                    _error("env"),
+                    width="100%",
+                    spacing="1",
+                ),
+                rx.vstack(
+                    rx.input(
+                        name="url",
+                        placeholder="https://host/mcp (streamable HTTP)",
+                        max_length=2000,
+                        width="100%",
+                    ),
+                    _error("url"),
+                    width="100%",
+                    spacing="1",
+                ),
+            ),
+            rx.button("Add server", type="submit", data_testid="add-server"),
+            width="100%",
+            spacing="2",
+        ),
+        on_submit=AdminToolsState.add_server,
+        reset_on_submit=False,
+        width="100%",
+    )
+
+
+def _delete_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Remove this MCP server?"),
+            rx.alert_dialog.description(
+                rx.text(AdminToolsState.deleting_name, " and its tools disappear from chat.")
+            ),
+            rx.hstack(
+                rx.button(
+                    "Cancel",
+                    variant="soft",
+                    color_scheme="gray",
+                    on_click=AdminToolsState.cancel_delete,
+                ),
+                rx.button("Remove", color_scheme="red", on_click=AdminToolsState.confirm_delete),
+                justify="end",
+                margin_top="1rem",
+            ),
+        ),
+        open=AdminToolsState.deleting_id != "",
+    )
+
+
+def admin_tools_page() -> rx.Component:
+    return app_shell(
+        admin_tabs("tools"),
+        rx.cond(
+            AdminToolsState.access_denied,
+            rx.callout(
+                "Administrators only. You do not have access to this page.",
+                icon="shield-x",
+                color_scheme="red",
+                data_testid="access-denied",
+            ),
+            rx.vstack(
+                rx.card(
+                    rx.vstack(
+                        rx.hstack(
+                            rx.heading("MCP servers", size="4"),
+                            rx.spacer(),
+                            rx.button(
+                                rx.icon("refresh-cw", size=14),
+                                "Check again",
+                                size="1",
+                                variant="soft",
+                                on_click=AdminToolsState.refresh_servers,
+                            ),
+                            width="100%",
+                        ),
+                        rx.table.root(
+                            rx.table.header(
+                                rx.table.row(
+                                    *[
+                                        rx.table.column_header_cell(h)
+                                        for h in ("Name", "Runs", "Status", "Tools", "Enabled", "")
+                                    ]
+                                )
+                            ),
+                            rx.table.body(rx.foreach(AdminToolsState.servers, _server_row)),
+                            width="100%",
+                            size="1",
+                        ),
+                        rx.divider(),
+                        _add_form(),
+                        width="100%",
+                    ),
+                    width="100%",
+                ),
+                rx.card(
+                    rx.vstack(
+                        rx.heading("Tools", size="4"),
+                        rx.text(
+                            "Switched-off tools are never offered to the model. Users can also "
+                            "switch tools off per conversation.",
+                            size="1",
+                            color_scheme="gray",
+                        ),
+                        rx.table.root(
+                            rx.table.header(
+                                rx.table.row(
+                                    *[
+                                        rx.table.column_header_cell(h)
+                                        for h in ("Tool", "Source", "Description", "Enabled")
+                                    ]
+                                )
+                            ),
+                            rx.table.body(rx.foreach(AdminToolsState.tools, _tool_row)),
+                            width="100%",
+                            size="1",
+                        ),
+                        width="100%",
+                    ),
+                    width="100%",
+                ),
+                _delete_dialog(),
+                width="100%",
+                spacing="4",
+            ),
+        ),
+        title="Admin",
+    )
