@@ -129,3 +129,32 @@ def test_another_user_gets_not_found_on_the_conversation_url(
     expect(intruder.get_by_test_id("not-found")).to_be_visible()
     expect(intruder.get_by_test_id("thread")).to_have_count(0)
     expect(intruder.locator("body")).not_to_contain_text("My private question")
+
+
+def test_leaving_mid_stream_keeps_the_answer_and_a_second_tab_follows(
+    page: Page, ollama_server: OllamaTestServer
+) -> None:
+    start_chat(page, "test-slow")
+    send(page, "A long answer, please")
+    expect(page.get_by_test_id("stop")).to_be_visible()
+    page.wait_for_function(f"({LIVE_TEXT_LENGTH})() > 0")
+    conversation_url = page.url
+
+    second_tab = page.context.new_page()
+    second_tab.goto(conversation_url)
+    second_tab.wait_for_function(f"({LIVE_TEXT_LENGTH})() > 0")
+
+    page.get_by_test_id("nav-account").click()
+    expect(page.get_by_text("API keys")).to_be_visible()
+
+    # The second tab sees the answer finish although the first tab left mid-stream.
+    finished = second_tab.get_by_test_id("assistant-message")
+    expect(finished).to_have_count(1, timeout=60_000)
+    expect(finished).to_have_attribute("data-status", "complete")
+    full_text = finished.get_by_test_id("message-content").inner_text()
+    assert full_text.split() == [f"tok{i}" for i in range(ollama_server.config.slow_tokens)]
+
+    page.goto(conversation_url)
+    answer = page.get_by_test_id("assistant-message")
+    expect(answer).to_have_attribute("data-status", "complete")
+    assert answer.get_by_test_id("message-content").inner_text() == full_text
