@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import update
 from sqlmodel import col
 
-from youworker.db import session_scope
+from youworker.db import rows_affected, session_scope
 from youworker.logging import get_logger
 from youworker.models import Conversation, Message, MessageStatus, ToolCall, User
 from youworker.models.base import utcnow
@@ -155,6 +155,8 @@ class ChatRuns:
         """Save the user's message (if any), then start writing the answer. Returns its id."""
         channel = self._channel(conversation_id)
         if channel.run is not None:
+            if channel.run.owner_id != actor.id:  # someone else's conversation reads as absent
+                raise NotFound("Conversation not found.")
             raise Conflict("An answer is still being written in this conversation.")
         settings = get_settings()
         backend, default_model = await self._resolve_backend()
@@ -396,4 +398,4 @@ async def mark_interrupted() -> int:
             .values(status=MessageStatus.STOPPED, error_code="interrupted", completed_at=utcnow())
         )
         await db.commit()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_affected(result)

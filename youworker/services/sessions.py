@@ -15,6 +15,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from youworker.db import rows_affected
 from youworker.models import User, UserSession
 from youworker.models.base import utcnow
 from youworker.services import audit
@@ -74,7 +75,7 @@ async def complete(session: AsyncSession, code: str, ttl: timedelta) -> str | No
         )
     )
     await session.commit()
-    return token if result.rowcount == 1 else None  # type: ignore[attr-defined]
+    return token if rows_affected(result) == 1 else None
 
 
 async def resolve(session: AsyncSession, token: str | None, ttl: timedelta) -> Authenticated | None:
@@ -127,7 +128,7 @@ async def end_user_sessions(
     if except_session_id is not None:
         statement = statement.where(col(UserSession.id) != except_session_id)
     result = await session.execute(statement)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_affected(result)
 
 
 async def list_for(session: AsyncSession, actor: User) -> list[UserSession]:
@@ -173,4 +174,4 @@ async def purge_expired(session: AsyncSession) -> int:
         delete(UserSession).where(col(UserSession.expires_at) <= utcnow())
     )
     await session.commit()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_affected(result)

@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from youworker.db import rows_affected
 from youworker.models import ApiKey, Role, User
 from youworker.models.base import utcnow
 from youworker.services import audit, sessions
@@ -123,7 +124,7 @@ async def set_active(
             .where(col(ApiKey.user_id) == user.id, col(ApiKey.revoked_at).is_(None))
             .values(revoked_at=utcnow())
         )
-        details["api_keys_revoked"] = int(revoked.rowcount or 0)  # type: ignore[attr-defined]
+        details["api_keys_revoked"] = rows_affected(revoked)
     audit.record(
         session,
         "user.activate" if active else "user.deactivate",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -14,8 +15,8 @@ from youworker.services.errors import NotFound, ValidationFailed
 from youworker.state.session import SessionState
 
 
-def _when(value: object) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "never"  # type: ignore[attr-defined]
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "never"
 
 
 class AccountState(SessionState):

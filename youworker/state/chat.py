@@ -392,8 +392,9 @@ class ChatState(SessionState):
             async with session_scope() as db:
                 conversation = await chat.create_conversation(db, user, model=self.current_model)
             self.current_id = str(conversation.id)
-            result = await self._start(user, text)
-            return [rx.redirect(f"/chat/{conversation.id}"), *([result] if result else [])]  # type: ignore[list-item]
+            await self._start(user, text)
+            # The conversation page's on_load loads the thread and follows the answer.
+            return rx.redirect(f"/chat/{conversation.id}")
         return await self._start(user, text)
 
     @rx.event
