@@ -105,6 +105,13 @@ def cmd_generate_key(_: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="youworker", description="YouWorker administration")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -122,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     rotate = commands.add_parser(
         "rotate-key", help="re-encrypt chat data under the newest Fernet key"
     )
-    rotate.add_argument("--batch-size", type=int, default=500, help="rows per commit")
+    rotate.add_argument("--batch-size", type=_positive_int, default=500, help="rows per commit")
     rotate.set_defaults(func=cmd_rotate_key)
     return parser
 

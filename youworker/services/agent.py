@@ -119,7 +119,8 @@ async def run_agent(
     prompt_tokens = completion_tokens = 0
     for step in range(config.max_steps):
         # The last allowed step offers no tools, so the model has to answer.
-        offered = specs if step < config.max_steps - 1 else []
+        last_step = step == config.max_steps - 1
+        offered = [] if last_step else specs
         calls: list[ToolCallRequest] = []
         text_parts: list[str] = []
         stream = backend.stream_chat(config.model, messages, offered or None)
@@ -144,7 +145,9 @@ async def run_agent(
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
                 await aclose()
-        if not calls:
+        if not calls or last_step:
+            # Calls on the last step were offered no tools: running them would exceed the limit,
+            # and no later step could show their results to the model.
             break
         messages.append(
             ChatMessage(role="assistant", content="".join(text_parts), tool_calls=tuple(calls))

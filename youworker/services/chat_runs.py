@@ -131,6 +131,7 @@ class ChatRuns:
         self._resolve_backend = resolve_backend
         self._tools = tools
         self._channels: dict[uuid.UUID, _Channel] = {}
+        self._starting: set[uuid.UUID] = set()  # conversations whose start() is saving
 
     def _channel(self, conversation_id: uuid.UUID) -> _Channel:
         channel = self._channels.get(conversation_id)
@@ -153,37 +154,46 @@ class ChatRuns:
         self, actor: User, conversation_id: uuid.UUID, user_text: str | None
     ) -> uuid.UUID:
         """Save the user's message (if any), then start writing the answer. Returns its id."""
-        channel = self._channel(conversation_id)
-        if channel.run is not None:
-            if channel.run.owner_id != actor.id:  # someone else's conversation reads as absent
-                raise NotFound("Conversation not found.")
-            raise Conflict("An answer is still being written in this conversation.")
         settings = get_settings()
         backend, default_model = await self._resolve_backend()
-        async with session_scope() as db:
-            conversation = await chat.get_owned(db, actor, conversation_id)
-            if user_text is not None:
-                await chat.add_user_message(db, actor, conversation_id, user_text)
-            model = conversation.model or default_model
-            if backend.name == "ollama" and model == EMBEDDED_MODEL_NAME:
-                model = default_model  # chosen while Ollama was away
-            disabled = set(conversation.disabled_tools)
-            answer = Message(
+        reserved = False
+        try:
+            async with session_scope() as db:
+                # Ownership first: someone else's conversation reads as absent, never as busy.
+                conversation = await chat.get_owned(db, actor, conversation_id)
+                channel = self._channel(conversation_id)
+                # Checked and claimed with no await in between, so of two tabs starting at once
+                # one saves its question and the other saves nothing.
+                if channel.run is not None or conversation_id in self._starting:
+                    raise Conflict("An answer is still being written in this conversation.")
+                self._starting.add(conversation_id)
+                reserved = True
+                if user_text is not None:
+                    await chat.add_user_message(db, actor, conversation_id, user_text)
+                model = conversation.model or default_model
+                if backend.name == "ollama" and model == EMBEDDED_MODEL_NAME:
+                    model = default_model  # chosen while Ollama was away
+                disabled = set(conversation.disabled_tools)
+                answer = Message(
+                    conversation_id=conversation_id,
+                    role="assistant",
+                    content_enc=get_cipher().encrypt(""),
+                    status=MessageStatus.STREAMING,
+                    model=model,
+                )
+                db.add(answer)
+                await db.commit()
+                history = await chat.history_for_model(db, conversation_id)
+            run = _Run(
                 conversation_id=conversation_id,
-                role="assistant",
-                content_enc=get_cipher().encrypt(""),
-                status=MessageStatus.STREAMING,
+                owner_id=actor.id,
+                message_id=answer.id,
                 model=model,
             )
-            db.add(answer)
-            await db.commit()
-            history = await chat.history_for_model(db, conversation_id)
-        if channel.run is not None:  # another tab won the race while we were saving
-            raise Conflict("An answer is still being written in this conversation.")
-        run = _Run(
-            conversation_id=conversation_id, owner_id=actor.id, message_id=answer.id, model=model
-        )
-        channel.run = run
+            channel.run = run
+        finally:
+            if reserved:
+                self._starting.discard(conversation_id)
         self._publish(channel, run)
         config = AgentConfig(
             model=model,
