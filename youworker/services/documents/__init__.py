@@ -1,0 +1,1 @@
+"""Documents: parsing, chunking, embedding and retrieval (no Reflex imports)."""

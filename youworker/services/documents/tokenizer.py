@@ -1,0 +1,24 @@
+"""The all-MiniLM-L6-v2 tokenizer, shipped in the repo: chunker and embedder count alike."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+TOKENIZER_PATH = Path(__file__).resolve().parent / "data" / "minilm-tokenizer.json"
+
+
+def load_tokenizer() -> Tokenizer:
+    """A fresh instance without padding or truncation (callers that need them set their own)."""
+    tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+@lru_cache(maxsize=1)
+def get_tokenizer() -> Tokenizer:
+    """The shared tokenizer for counting and splitting (never mutate it)."""
+    return load_tokenizer()
