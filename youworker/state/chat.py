@@ -391,6 +391,9 @@ class ChatState(SessionState):
         if not self.current_id:
             async with session_scope() as db:
                 conversation = await chat.create_conversation(db, user, model=self.current_model)
+                switched_off = [t.name for t in self.tools if not t.enabled]
+                if switched_off:
+                    await chat.set_disabled_tools(db, user, conversation.id, switched_off)
             self.current_id = str(conversation.id)
             await self._start(user, text)
             # The conversation page's on_load loads the thread and follows the answer.
