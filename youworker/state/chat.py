@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -315,6 +315,7 @@ class ChatState(SessionState):
         key = uuid.UUID(conversation_id)
         seen = -1 if runs.is_running(key) else runs.version(key)
         idle_until = time.monotonic() + WATCH_IDLE_SECONDS
+        last_push = 0.0
         try:
             while time.monotonic() < idle_until:
                 version = await runs.wait_for_change(key, seen, WATCH_WAIT_SECONDS)
@@ -329,9 +330,18 @@ class ChatState(SessionState):
                 if snapshot is None:
                     continue
                 if not snapshot.finished:
+                    # Leading-edge throttle: the first token goes out at once, later ones are
+                    # coalesced into one update per FLUSH_SECONDS.
+                    wait = last_push + FLUSH_SECONDS - time.monotonic()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                        latest = runs.snapshot(key)
+                        if latest is None or latest.finished:
+                            continue  # the next turn of the loop shows the saved answer
+                        snapshot = latest
                     async with self:
                         self._apply_snapshot(snapshot)
-                    await asyncio.sleep(FLUSH_SECONDS)
+                    last_push = time.monotonic()
                     continue
                 async with self:
                     await self._after_answer(conversation_id)
@@ -357,6 +367,7 @@ class ChatState(SessionState):
         await self._load_sidebar(user)
 
     async def _start(self, user: User, text: str | None) -> EventSpec | list[EventSpec] | None:
+        """Start the answer and follow it; the thread is updated here, not reloaded (speed)."""
         try:
             await get_chat_runs().start(user, uuid.UUID(self.current_id), text)
         except ValidationFailed as exc:
@@ -369,11 +380,23 @@ class ChatState(SessionState):
             self._clear_thread()
             self.not_found = True
             return None
+        if text is not None:
+            self.messages = [
+                *self.messages,
+                MessageRow(
+                    id=f"pending-{uuid.uuid4().hex}",
+                    role="user",
+                    content=escape_raw_html(text),
+                    raw=text,
+                    status="complete",
+                    time=_clock(datetime.now(UTC)),
+                ),
+            ]
+        elif self.messages and self.messages[-1].role == "assistant":
+            self.messages = self.messages[:-1]
         self.streaming = True
-        async with session_scope() as db:
-            conversation = await chat.get_owned(db, user, uuid.UUID(self.current_id))
-        await self._load_thread(user, conversation)
-        await self._load_sidebar(user)
+        self.stream_text = self.stream_thinking = ""
+        self.stream_tools = []
         return ChatState.watch
 
     @rx.event
@@ -395,9 +418,21 @@ class ChatState(SessionState):
                 if switched_off:
                     await chat.set_disabled_tools(db, user, conversation.id, switched_off)
             self.current_id = str(conversation.id)
-            await self._start(user, text)
-            # The conversation page's on_load loads the thread and follows the answer.
-            return rx.redirect(f"/chat/{conversation.id}")
+            self.current_title = chat.title_from(text)
+            self.conversations = [
+                ConversationRow(
+                    self.current_id, self.current_title, _clock(conversation.updated_at)
+                ),
+                *self.conversations,
+            ]
+            started = await self._start(user, text)
+            if started is None:
+                return None
+            # Only the address changes: a navigation would reload the page state and cost time.
+            return [
+                rx.call_script(f"window.history.replaceState(null, '', '/chat/{conversation.id}')"),
+                ChatState.watch,
+            ]
         return await self._start(user, text)
 
     @rx.event
