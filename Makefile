@@ -62,3 +62,15 @@ lint: $(DEV_STAMP)
 
 clean:
 	rm -rf .web .states $(VENV)
+
+# Benchmarks of issue 3 (browser streaming, concurrent chats, long conversations), ~5 min on
+# 2 cores; rewrites docs/PERFORMANCE.md. py-spy profiles the app when a target is missed.
+BENCH_STAMP := $(VENV)/.installed-bench
+.PHONY: bench
+
+bench: test-setup $(BENCH_STAMP)
+	$(BIN)/python -m bench
+
+$(BENCH_STAMP): $(DEV_STAMP)
+	$(BIN)/python -m pip install --quiet py-spy==0.4.3
+	touch $(BENCH_STAMP)

@@ -244,6 +244,21 @@ async def test_stop_keeps_the_text_written_so_far(
     assert not await runs.stop(alice, cid)  # nothing left to stop
 
 
+async def test_stop_right_after_start_frees_the_conversation(
+    db: AsyncSession, alice: User, runs: ChatRuns
+) -> None:
+    cid = await new_chat(db, alice, model="test-slow")
+    await runs.start(alice, cid, "Stop me at once")
+    assert await runs.stop(alice, cid)  # before the answer's task ran a single step
+    assert not runs.is_running(cid)
+    _, answer = await messages(alice, cid)
+    assert answer.status == "stopped"
+
+    await chat.set_model(db, alice, cid, "test-plain")
+    snapshot = await ask(runs, alice, cid, None)
+    assert snapshot.status == "complete" and snapshot.text == PLAIN_REPLY
+
+
 async def test_second_start_while_running_is_a_conflict(
     db: AsyncSession, alice: User, runs: ChatRuns
 ) -> None:

@@ -97,8 +97,11 @@ class AgentConfig:
 
 
 async def _next_chunk(stream: AsyncIterator[Any], timeout_s: float) -> Any:
+    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a Stop's cancellation when a
+    # chunk arrives at the same moment.
     try:
-        return await asyncio.wait_for(anext(stream), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            return await anext(stream)
     except TimeoutError as exc:
         raise LLMError("timeout", f"The model sent nothing for {timeout_s:.0f} s.") from exc
 

@@ -220,6 +220,10 @@ class ChatRuns:
         if run.task is not None:
             run.task.cancel()
             await asyncio.gather(run.task, return_exceptions=True)
+        if channel is not None and channel.run is run:
+            # Cancelled before its first step: _execute never ran, so save it as stopped here.
+            run.status = MessageStatus.STOPPED
+            await self._finish(channel, run)
         return True
 
     def snapshot(self, conversation_id: uuid.UUID) -> RunSnapshot | None:

@@ -330,6 +330,8 @@ class ChatState(SessionState):
                 if snapshot is None:
                     continue
                 if not snapshot.finished:
+                    if not (snapshot.text or snapshot.thinking or snapshot.tools):
+                        continue  # nothing to show yet; the bubble already says "Thinking"
                     # Leading-edge throttle: the first token goes out at once, later ones are
                     # coalesced into one update per FLUSH_SECONDS.
                     wait = last_push + FLUSH_SECONDS - time.monotonic()
