@@ -63,8 +63,9 @@ lint: $(DEV_STAMP)
 clean:
 	rm -rf .web .states $(VENV)
 
-# Benchmarks of issue 3 (browser streaming, concurrent chats, long conversations), ~5 min on
-# 2 cores; rewrites docs/PERFORMANCE.md. py-spy profiles the app when a target is missed.
+# Benchmarks of issues 3 and 4 (browser streaming, concurrent chats, long conversations,
+# parsing and chunking, filtered retrieval), a few minutes on 2 cores; rewrites
+# docs/PERFORMANCE.md. py-spy profiles the app when a target is missed.
 BENCH_STAMP := $(VENV)/.installed-bench
 .PHONY: bench
 

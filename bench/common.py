@@ -164,11 +164,19 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def bench_main(run: Callable[[argparse.Namespace], list[BenchResult]], doc: str) -> None:
-    """Command line of one benchmark module: `--out results.json` (stdout when omitted)."""
+def bench_main(
+    run: Callable[[argparse.Namespace], list[BenchResult]],
+    doc: str,
+    options: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> None:
+    """Command line of one benchmark module: `--out results.json` (stdout when omitted).
+
+    `options` may add the module's own arguments (the runner never passes them)."""
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--quick", action="store_true", help="fewer runs (a smoke test)")
+    if options is not None:
+        options(parser)
     args = parser.parse_args()
     configure_logging()
     # SIGTERM (the runner's time limit) unwinds like Ctrl-C, so servers and browsers get stopped.

@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 from bench.common import BenchResult, Figure
 
-ORDER = ("streaming", "concurrency", "browser_concurrency", "open_conversation")
+ORDER = (
+    "streaming",
+    "concurrency",
+    "browser_concurrency",
+    "open_conversation",
+    "parse_chunk",
+    "retrieval",
+)
 
 
 @dataclass(frozen=True)
@@ -52,8 +59,9 @@ def render(results: list[BenchResult], info: RunInfo) -> str:
         f"{_duration(info.seconds)}. This file is rewritten by every run: the numbers, targets "
         "and verdicts below come from that run only.",
         "",
-        "Run it with `make bench`, or `.venv/bin/python -m bench [--only stream,concurrency,open] "
-        "[--quick]`. Raw results and profiles go to `bench/results/` (not committed).",
+        "Run it with `make bench`, or `.venv/bin/python -m bench "
+        "[--only stream,concurrency,open,parse,retrieval] [--quick]`. Raw results and profiles "
+        "go to `bench/results/` (not committed).",
         "",
     ]
     if info.quick:

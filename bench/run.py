@@ -1,6 +1,7 @@
 """`make bench`: run each benchmark in its own process, then rewrite docs/PERFORMANCE.md.
 
-    .venv/bin/python -m bench [--only stream,concurrency,open] [--quick] [--output PATH]
+    .venv/bin/python -m bench [--only stream,concurrency,open,parse,retrieval] [--quick]
+        [--output PATH]
 
 Every benchmark runs as `python -m bench.<module> --out <json>` with a time limit. Its servers
 and browsers are its own children; whatever still carries this run's marker in its environment
@@ -48,6 +49,8 @@ BENCHMARKS = (
     Benchmark("stream", "bench.stream_browser", "1. Streaming through the browser", 600.0),
     Benchmark("concurrency", "bench.concurrency", "2. Concurrent streaming chats", 300.0),
     Benchmark("open", "bench.open_conversation", "3. Opening a long conversation", 300.0),
+    Benchmark("parse", "bench.parse_chunk", "4. Parsing and chunking documents", 180.0),
+    Benchmark("retrieval", "bench.retrieval", "5. Retrieval with the access filter", 600.0),
 )
 
 

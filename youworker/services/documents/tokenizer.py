@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-TOKENIZER_PATH = Path(__file__).resolve().parent / "data" / "minilm-tokenizer.json"
+TOKENIZER_PATH = Path(__file__).resolve().parent / "resources" / "minilm-tokenizer.json"
 
 
 def load_tokenizer() -> Tokenizer:
