@@ -222,6 +222,7 @@ def _thread() -> rx.Component:
                 ),
             ),
             rx.foreach(ChatState.messages, message_bubble),
+            rx.foreach(ChatState.pending_messages, message_bubble),
             rx.cond(ChatState.streaming, live_answer()),
             spacing="4",
             width="100%",

@@ -205,7 +205,12 @@ def validate_user_text(text: str) -> str:
 
 
 async def add_user_message(
-    session: AsyncSession, actor: User, conversation_id: uuid.UUID, text: str
+    session: AsyncSession,
+    actor: User,
+    conversation_id: uuid.UUID,
+    text: str,
+    *,
+    commit: bool = True,
 ) -> Message:
     """Save the user's message (before the model is called) and title a new conversation."""
     conversation = await get_owned(session, actor, conversation_id)
@@ -224,7 +229,8 @@ async def add_user_message(
     )
     session.add(message)
     conversation.updated_at = utcnow()
-    await session.commit()
+    if commit:
+        await session.commit()
     return message
 
 

@@ -169,7 +169,7 @@ class ChatRuns:
                 self._starting.add(conversation_id)
                 reserved = True
                 if user_text is not None:
-                    await chat.add_user_message(db, actor, conversation_id, user_text)
+                    await chat.add_user_message(db, actor, conversation_id, user_text, commit=False)
                 model = conversation.model or default_model
                 if backend.name == "ollama" and model == EMBEDDED_MODEL_NAME:
                     model = default_model  # chosen while Ollama was away

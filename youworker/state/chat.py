@@ -138,6 +138,7 @@ class ChatState(SessionState):
     current_model: str = ""
     not_found: bool = False
     messages: list[MessageRow] = []
+    pending_messages: list[MessageRow] = []
     has_older: bool = False
     streaming: bool = False
     stream_text: str = ""
@@ -184,6 +185,7 @@ class ChatState(SessionState):
             page = await chat.list_messages(db, user, conversation.id, limit=THREAD_PAGE)
         # The answer being written shows in the live bubble, not as a saved message.
         self.messages = [_row(v) for v in page.messages if v.status != "streaming"]
+        self.pending_messages = []
         self.has_older = page.has_more
         self.current_title = conversation.title
         self.current_model = conversation.model
@@ -191,6 +193,7 @@ class ChatState(SessionState):
     def _clear_thread(self) -> None:
         self.current_id = self.current_title = self.current_model = ""
         self.messages = []
+        self.pending_messages = []
         self.has_older = False
         self._clear_stream()
 
@@ -319,10 +322,10 @@ class ChatState(SessionState):
         try:
             while time.monotonic() < idle_until:
                 version = await runs.wait_for_change(key, seen, WATCH_WAIT_SECONDS)
-                async with self:
-                    if self.current_id != conversation_id:
-                        return
                 if version is None:
+                    async with self:
+                        if self.current_id != conversation_id:
+                            return
                     continue
                 seen = version
                 idle_until = time.monotonic() + WATCH_IDLE_SECONDS
@@ -341,11 +344,17 @@ class ChatState(SessionState):
                         if latest is None or latest.finished:
                             continue  # the next turn of the loop shows the saved answer
                         snapshot = latest
+                    # The state lock is taken only to show something: a wake-up with nothing
+                    # to show must not queue behind the send handler.
                     async with self:
+                        if self.current_id != conversation_id:
+                            return
                         self._apply_snapshot(snapshot)
                     last_push = time.monotonic()
                     continue
                 async with self:
+                    if self.current_id != conversation_id:
+                        return
                     await self._after_answer(conversation_id)
         finally:
             async with self:
@@ -383,8 +392,9 @@ class ChatState(SessionState):
             self.not_found = True
             return None
         if text is not None:
-            self.messages = [
-                *self.messages,
+            # Shown beside the thread, not appended to it: re-sending and re-rendering every
+            # message of a long thread would delay the first token.
+            self.pending_messages = [
                 MessageRow(
                     id=f"pending-{uuid.uuid4().hex}",
                     role="user",
@@ -392,7 +402,7 @@ class ChatState(SessionState):
                     raw=text,
                     status="complete",
                     time=_clock(datetime.now(UTC)),
-                ),
+                )
             ]
         elif self.messages and self.messages[-1].role == "assistant":
             self.messages = self.messages[:-1]
