@@ -1,4 +1,4 @@
-"""`youworker` command line: migrate, create-admin, check, generate-key, rotate-key."""
+"""`youworker` command line: migrate, create-admin, check, generate-key, rotate-key, worker."""
 
 from __future__ import annotations
 
@@ -100,6 +100,46 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
     return asyncio.run(_rotate_key(args.batch_size))
 
 
+async def _worker(once: bool) -> int:
+    import signal
+
+    from youworker.db import dispose_engine
+    from youworker.services import runtime
+
+    worker = runtime.get_ingestion_worker()
+    provider = runtime.get_provider_manager()
+    await provider.start()
+    try:
+        if once:
+            done = await worker.run_until_idle()
+            _out(f"processed {done} job(s)")
+            return 0
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        worker.start()
+        await stop.wait()
+        return 0
+    finally:
+        await worker.stop()
+        await provider.stop()
+        await runtime.get_vector_store().close()
+        await dispose_engine()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from youworker.settings import get_settings
+
+    if get_settings().llm.qdrant_url is None and not args.embedded_store:
+        _out(
+            "error: the embedded vector store belongs to the app process. Set LLM__QDRANT_URL "
+            "to run separate workers, or pass --embedded-store while the app is stopped."
+        )
+        return 2
+    return asyncio.run(_worker(args.once))
+
+
 def cmd_generate_key(_: argparse.Namespace) -> int:
     _out(Fernet.generate_key().decode())
     return 0
@@ -131,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate.add_argument("--batch-size", type=_positive_int, default=500, help="rows per commit")
     rotate.set_defaults(func=cmd_rotate_key)
+    worker = commands.add_parser("worker", help="ingest uploaded documents (runs until stopped)")
+    worker.add_argument("--once", action="store_true", help="exit when no job is left")
+    worker.add_argument(
+        "--embedded-store",
+        action="store_true",
+        help="use the embedded vector store in DATA_DIR (only while the app is stopped)",
+    )
+    worker.set_defaults(func=cmd_worker)
     return parser
 
 

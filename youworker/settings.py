@@ -89,6 +89,22 @@ class ChatSettings(BaseModel):
     history_messages: int = Field(default=40, ge=2, le=1000)
 
 
+class DocumentSettings(BaseModel):
+    max_upload_mb: int = Field(default=50, ge=1, le=2048)
+    chunk_tokens: int = Field(default=400, ge=32, le=4000)
+    chunk_overlap_tokens: int = Field(default=60, ge=0, le=1000)
+    embed_batch_size: int = Field(default=64, ge=1, le=1024)
+    # "in-process": the app runs a worker; "external": only `youworker worker` processes run jobs.
+    worker: Literal["in-process", "external"] = "in-process"
+    job_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
+    job_max_attempts: int = Field(default=3, ge=1, le=20)
+    search_results: int = Field(default=5, ge=1, le=50)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+
 class APISettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
@@ -122,6 +138,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     llm: LLMSettings = LLMSettings()
     chat: ChatSettings = ChatSettings()
+    documents: DocumentSettings = DocumentSettings()
     api: APISettings = APISettings()
     redis: RedisSettings = RedisSettings()
 

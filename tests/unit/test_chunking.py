@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from tests.unit.test_document_parsing import make_pdf
+from tests.files import make_pdf
 from youworker.services.documents.chunking import Chunk, ChunkingOptions, chunk_document
 from youworker.services.documents.parsing import (
     ParsedDocument,

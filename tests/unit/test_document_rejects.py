@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_document_parsing import make_docx, make_pdf
+from tests.files import make_docx, make_pdf
 from youworker.services.documents import parsing
 from youworker.services.documents.filetypes import (
     DocumentRejected,

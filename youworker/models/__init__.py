@@ -2,6 +2,15 @@
 
 from youworker.models.audit import AuditEvent
 from youworker.models.chat import Conversation, Message, MessageStatus, ToolCall
+from youworker.models.document import (
+    Document,
+    DocumentChunk,
+    DocumentPage,
+    DocumentShare,
+    DocumentStatus,
+    IngestionJob,
+    JobStatus,
+)
 from youworker.models.group import Group, GroupInvitation, GroupMembership, GroupRole
 from youworker.models.setting import AppSetting
 from youworker.models.tool import McpServer, McpTransport, ToolSetting
@@ -12,10 +21,17 @@ __all__ = [
     "AppSetting",
     "AuditEvent",
     "Conversation",
+    "Document",
+    "DocumentChunk",
+    "DocumentPage",
+    "DocumentShare",
+    "DocumentStatus",
     "Group",
     "GroupInvitation",
     "GroupMembership",
     "GroupRole",
+    "IngestionJob",
+    "JobStatus",
     "McpServer",
     "McpTransport",
     "Message",

@@ -35,6 +35,8 @@ class Conversation(SQLModel, table=True):
     title: str = Field(default="New chat", max_length=TITLE_MAX)
     model: str = Field(default="", max_length=MODEL_NAME_MAX)
     disabled_tools: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # "Use my documents": retrieve passages before the model is asked.
+    use_documents: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = created_field()
     updated_at: datetime = created_field()
 
@@ -50,6 +52,8 @@ class Message(SQLModel, table=True):
     role: str = Field(max_length=16)
     content_enc: str = Field(sa_column=Column(Text, nullable=False))
     thinking_enc: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # JSON list of the passages an answer may cite ([{"number", "chunk_id", ...}]), encrypted.
+    citations_enc: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     status: str = Field(default=MessageStatus.COMPLETE, max_length=16)
     model: str | None = Field(default=None, max_length=MODEL_NAME_MAX)
     prompt_tokens: int | None = None

@@ -16,6 +16,7 @@ from youworker.models.base import utcnow
 from youworker.models.chat import TITLE_MAX
 from youworker.services import audit
 from youworker.services.authz import require_active
+from youworker.services.documents.citations import Citation, CitationBook
 from youworker.services.encryption import get_cipher
 from youworker.services.errors import NotFound, ValidationFailed
 from youworker.services.llm.base import ChatMessage, ToolCallRequest
@@ -69,6 +70,7 @@ class MessageView:
     error_message: str | None
     created_at: datetime
     tool_calls: list[ToolCallView] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,16 @@ async def set_disabled_tools(
     return conversation
 
 
+async def set_use_documents(
+    session: AsyncSession, actor: User, conversation_id: uuid.UUID, enabled: bool
+) -> Conversation:
+    """The "use my documents" switch: retrieve passages before the model is asked."""
+    conversation = await get_owned(session, actor, conversation_id)
+    conversation.use_documents = bool(enabled)
+    await session.commit()
+    return conversation
+
+
 def validate_user_text(text: str) -> str:
     limit = get_settings().chat.max_message_chars
     if not text.strip():
@@ -267,6 +279,9 @@ def message_view(message: Message, tool_calls: list[ToolCall] | None = None) -> 
         tool_calls=[
             _tool_view(call) for call in sorted(tool_calls or [], key=lambda c: c.created_at)
         ],
+        citations=CitationBook.from_json(
+            cipher.decrypt_optional(message.citations_enc)
+        ).citations(),
     )
 
 

@@ -32,6 +32,8 @@ from youworker.services.agent import (
     arguments_json,
     run_agent,
 )
+from youworker.services.documents.citations import Citation, CitationBook
+from youworker.services.documents.search_tool import SEARCH_TOOL_NAME
 from youworker.services.encryption import get_cipher
 from youworker.services.errors import Conflict, NotFound
 from youworker.services.llm.base import ChatMessage, LLMBackend, LLMError, Usage
@@ -69,6 +71,7 @@ class RunSnapshot:
     error_code: str | None
     error_message: str | None
     version: int
+    citations: tuple[Citation, ...] = ()
 
     @property
     def finished(self) -> bool:
@@ -92,6 +95,7 @@ class _Run:
     started: float = field(default_factory=time.perf_counter)
     stop_requested: bool = False
     task: asyncio.Task[None] | None = None
+    citations: CitationBook = field(default_factory=CitationBook)
 
 
 class _Channel:
@@ -174,6 +178,7 @@ class ChatRuns:
                 if backend.name == "ollama" and model == EMBEDDED_MODEL_NAME:
                     model = default_model  # chosen while Ollama was away
                 disabled = set(conversation.disabled_tools)
+                use_documents = conversation.use_documents
                 answer = Message(
                     conversation_id=conversation_id,
                     role="assistant",
@@ -201,9 +206,11 @@ class ChatRuns:
             tool_timeout_s=settings.chat.tool_timeout_seconds,
             model_timeout_s=settings.chat.model_timeout_seconds,
         )
-        ctx = ToolContext(user_id=str(actor.id), conversation_id=str(conversation_id))
+        ctx = ToolContext(
+            user_id=str(actor.id), conversation_id=str(conversation_id), citations=run.citations
+        )
         run.task = asyncio.create_task(
-            self._execute(channel, run, backend, history, disabled, ctx, config)
+            self._execute(channel, run, backend, history, disabled, ctx, config, use_documents)
         )
         log.info("chat.start", user=str(actor.id), conversation=str(conversation_id), model=model)
         return answer.id
@@ -257,6 +264,7 @@ class ChatRuns:
             error_code=run.error_code,
             error_message=run.error_message,
             version=channel.version + 1,
+            citations=tuple(run.citations.citations()),
         )
         channel.bump()
 
@@ -269,9 +277,12 @@ class ChatRuns:
         disabled: set[str],
         ctx: ToolContext,
         config: AgentConfig,
+        use_documents: bool = False,
     ) -> None:
         last_checkpoint = time.monotonic()
         try:
+            if use_documents:
+                history = await self._retrieve_first(channel, run, history, ctx)
             async for event in run_agent(backend, history, self._tools, disabled, ctx, config):
                 self._apply(run, event)
                 self._publish(channel, run)
@@ -295,6 +306,33 @@ class ChatRuns:
             run.status, run.error_code = MessageStatus.ERROR, "internal"
             run.error_message = f"Something went wrong while answering ({type(exc).__name__})."
         await self._finish(channel, run)
+
+    async def _retrieve_first(
+        self, channel: _Channel, run: _Run, history: list[ChatMessage], ctx: ToolContext
+    ) -> list[ChatMessage]:
+        """ "Use my documents": search with the question and put the passages before it."""
+        question = history[-1].content if history and history[-1].role == "user" else ""
+        if not question.strip():
+            return history
+        call_id = f"documents-{uuid.uuid4().hex[:8]}"
+        arguments = {"query": question[:2000]}
+        self._apply(run, ToolStarted(call_id, 0, SEARCH_TOOL_NAME, arguments))
+        self._publish(channel, run)
+        # The switch is the user's choice for this conversation, so it does not depend on the
+        # tool being offered to the model here; the admin's installation-wide switch still holds.
+        result = await self._tools.run(SEARCH_TOOL_NAME, arguments, ctx)
+        self._apply(
+            run, ToolFinished(call_id, result.ok, result.output, result.error, result.duration_ms)
+        )
+        self._publish(channel, run)
+        if not result.ok or not len(run.citations):
+            return history
+        context = ChatMessage(
+            role="system",
+            content="Passages from the user's documents that may answer the next message:\n\n"
+            + result.output,
+        )
+        return [*history[:-1], context, history[-1]]
 
     @staticmethod
     def _apply(run: _Run, event: object) -> None:
@@ -351,6 +389,9 @@ class ChatRuns:
                         cipher.encrypt("".join(run.thinking)) if run.thinking else None
                     )
                     message.status = run.status
+                    message.citations_enc = (
+                        cipher.encrypt(run.citations.to_json()) if len(run.citations) else None
+                    )
                     message.prompt_tokens = run.usage.prompt_tokens or None
                     message.completion_tokens = run.usage.completion_tokens or None
                     message.latency_ms = elapsed_ms

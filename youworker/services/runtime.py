@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from functools import lru_cache
 
 from youworker.db import session_scope
 from youworker.logging import get_logger
+from youworker.models import User
+from youworker.services.authz import require_active
 from youworker.services.chat_runs import ChatRuns, mark_interrupted
+from youworker.services.documents.embedders import Embedder, EmbedderSelector
+from youworker.services.documents.ingest import IngestContext
+from youworker.services.documents.retrieval import Passage, search_passages
+from youworker.services.documents.search_tool import search_documents_tool
+from youworker.services.documents.storage import FileStore
+from youworker.services.documents.vectorstore import VectorStore, open_vector_store
+from youworker.services.documents.worker import IngestionWorker
 from youworker.services.llm.base import LLMBackend
 from youworker.services.llm.provider import ProviderManager
 from youworker.services.llm.provider import get_provider_manager as _provider_manager
@@ -29,7 +39,26 @@ def get_mcp_manager() -> McpManager:
 @lru_cache(maxsize=1)
 def get_tool_registry() -> ToolRegistry:
     settings = get_settings()
-    return ToolRegistry(mcp=get_mcp_manager(), default_timeout_s=settings.chat.tool_timeout_seconds)
+    registry = ToolRegistry(
+        mcp=get_mcp_manager(), default_timeout_s=settings.chat.tool_timeout_seconds
+    )
+    registry.register(search_documents_tool(search_for_user, settings.documents.search_results))
+    return registry
+
+
+async def search_for_user(user_id: str, query: str, limit: int) -> list[Passage]:
+    """Passages `user_id` may read (the search tool's and the "use my documents" switch's)."""
+    embedder = await current_embedder()
+    async with session_scope() as db:
+        user = await db.get(User, uuid.UUID(user_id))
+        return await search_passages(
+            db,
+            require_active(user),
+            query,
+            store=get_vector_store(),
+            embedder=embedder,
+            limit=limit,
+        )
 
 
 async def _active_backend() -> tuple[LLMBackend, str]:
@@ -43,6 +72,40 @@ def get_chat_runs() -> ChatRuns:
     return ChatRuns(_active_backend, get_tool_registry())
 
 
+@lru_cache(maxsize=1)
+def get_file_store() -> FileStore:
+    return FileStore.from_settings(get_settings())
+
+
+@lru_cache(maxsize=1)
+def get_vector_store() -> VectorStore:
+    return open_vector_store(get_settings())
+
+
+@lru_cache(maxsize=1)
+def get_embedder_selector() -> EmbedderSelector:
+    manager = get_provider_manager()
+    return EmbedderSelector(get_settings(), manager.status, manager.ollama)
+
+
+async def current_embedder() -> Embedder:
+    return await get_embedder_selector().current()
+
+
+def ingest_context() -> IngestContext:
+    return IngestContext(
+        files=get_file_store(),
+        store=get_vector_store(),
+        embedder=current_embedder,
+        settings=get_settings().documents,
+    )
+
+
+@lru_cache(maxsize=1)
+def get_ingestion_worker() -> IngestionWorker:
+    return IngestionWorker(ingest_context())
+
+
 async def start() -> None:
     """Start background work without waiting on any provider (probes run in the background)."""
     settings = get_settings()
@@ -54,9 +117,13 @@ async def start() -> None:
     async with session_scope() as db:
         await get_tool_registry().load_settings(db)
     await get_mcp_manager().start()
+    if settings.documents.worker == "in-process":
+        get_ingestion_worker().start()
 
 
 async def stop() -> None:
+    await get_ingestion_worker().stop()
     await get_chat_runs().shutdown()
     await get_mcp_manager().aclose()
     await get_provider_manager().stop()
+    await get_vector_store().close()

@@ -14,6 +14,7 @@ import os
 import re
 import threading
 from collections import Counter
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -94,6 +95,11 @@ class Embedder(Protocol):
         """Collection key: embedder and dimension, safe as a directory or collection name."""
         ...
 
+    @property
+    def max_input_tokens(self) -> int | None:
+        """Longest passage (MiniLM tokenizer tokens) read whole; None when no limit is known."""
+        ...
+
     async def embed(self, texts: list[str]) -> list[list[float]]:
         """One vector per text, in order (batched internally)."""
         ...
@@ -129,6 +135,8 @@ class OnnxMiniLMEmbedder:
     name = MINILM_NAME
     dimension = MINILM_DIMENSION
     key = collection_key(MINILM_NAME, MINILM_DIMENSION)
+    # [CLS] and [SEP] take two of the 256 positions.
+    max_input_tokens: int | None = MINILM_MAX_TOKENS - 2
 
     def __init__(
         self,
@@ -234,6 +242,9 @@ def get_onnx_embedder() -> OnnxMiniLMEmbedder:
 
 class OllamaEmbedder:
     """A model on the user's Ollama server; the dimension is learned from one probe."""
+
+    # Ollama's embedding models read 512 to 8k tokens; chunk size alone bounds passages.
+    max_input_tokens: int | None = None
 
     def __init__(self, backend: OllamaBackend, model: str, dimension: int | None = None) -> None:
         # "name" and "name:latest" are the same model: one collection for both spellings.
@@ -381,3 +392,28 @@ def sparse_vectors(texts: list[str], *, query: bool = False) -> list[SparseTerms
         return []
     encodings: list[Any] = get_tokenizer().encode_batch(texts, add_special_tokens=False)
     return [_weights(encoding.ids, query) for encoding in encodings]
+
+
+class EmbedderSelector:
+    """The embedder to use now: chosen once, and again whenever Ollama comes or goes."""
+
+    def __init__(
+        self, settings: Settings, status: Callable[[], ProviderStatus], ollama: OllamaBackend
+    ) -> None:
+        self.settings = settings
+        self._status = status
+        self._ollama = ollama
+        self._chosen: Embedder | None = None
+        self._reachable: bool | None = None
+        self._lock = asyncio.Lock()
+
+    async def current(self) -> Embedder:
+        status = self._status()
+        if self._chosen is not None and status.ollama_reachable == self._reachable:
+            return self._chosen
+        async with self._lock:
+            status = self._status()
+            if self._chosen is None or status.ollama_reachable != self._reachable:
+                self._chosen = await choose_embedder(self.settings, status, ollama=self._ollama)
+                self._reachable = status.ollama_reachable
+            return self._chosen

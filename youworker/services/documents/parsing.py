@@ -210,26 +210,31 @@ def _one_line(text: str) -> str:
 # --- PDF -------------------------------------------------------------------------------------
 
 
-def parse_pdf(data: bytes, filename: str = "") -> ParsedDocument:
-    """Text per page with pypdf; bookmarks, when present, become the pages' headings."""
+def preflight(kind: DocumentKind, data: bytes) -> None:
+    """Cheap checks at upload time, so a damaged or locked file never becomes a record."""
+    if kind == "pdf":
+        _open_pdf(data)
+    elif kind == "docx":
+        check_docx_archive(data)
+
+
+def _open_pdf(data: bytes) -> tuple[Any, Any]:
+    """The reader and its pages; DocumentRejected when locked, damaged or empty."""
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 
+    locked = "This PDF is password-protected. Remove the password and upload it again."
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
+        # Owner-password-only PDFs open with the empty user password; these need a real one.
         if reader.is_encrypted and not reader.decrypt(""):
-            # Owner-password-only PDFs open with the empty user password; these need a real one.
-            raise DocumentRejected(
-                "This PDF is password-protected. Remove the password and upload it again."
-            )
+            raise DocumentRejected(locked)
         pages = reader.pages
         page_total = len(pages)
     except DocumentRejected:
         raise
     except FileNotDecryptedError as exc:
-        raise DocumentRejected(
-            "This PDF is password-protected. Remove the password and upload it again."
-        ) from exc
+        raise DocumentRejected(locked) from exc
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         logger.info("pdf unreadable", error=repr(exc)[:300])
         raise DocumentRejected(
@@ -237,6 +242,13 @@ def parse_pdf(data: bytes, filename: str = "") -> ParsedDocument:
         ) from exc
     if page_total == 0:
         raise DocumentRejected("This PDF has no pages.")
+    return reader, pages
+
+
+def parse_pdf(data: bytes, filename: str = "") -> ParsedDocument:
+    """Text per page with pypdf; bookmarks, when present, become the pages' headings."""
+    reader, pages = _open_pdf(data)
+    page_total = len(pages)
 
     outline = _pdf_outline(reader)
     warnings: list[str] = []

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from youworker.services.llm.base import ToolSpec
+
+if TYPE_CHECKING:
+    from youworker.services.documents.citations import CitationBook
 
 
 class ToolError(Exception):
@@ -19,6 +22,8 @@ class ToolContext:
 
     user_id: str
     conversation_id: str | None = None
+    # The answer's numbered sources; tools that return passages number them here.
+    citations: CitationBook | None = None
 
 
 ToolHandler = Callable[[dict[str, Any], ToolContext], Awaitable[str]]

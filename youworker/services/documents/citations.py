@@ -1,0 +1,71 @@
+"""Numbered sources of one answer: every passage the answer was given, numbered once.
+
+An answer may search several times (the switch, then the tool, maybe twice); a passage keeps
+the number it got first, so "[2]" means the same passage wherever it appears in the answer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+
+from youworker.services.documents.retrieval import Passage
+
+MAX_CITATIONS = 100
+SNIPPET_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Citation:
+    number: int
+    chunk_id: str
+    document_id: str
+    document_name: str
+    page: int
+    heading: str | None
+    snippet: str
+
+
+class CitationBook:
+    def __init__(self, citations: list[Citation] | None = None) -> None:
+        self._by_chunk: dict[str, Citation] = {c.chunk_id: c for c in citations or []}
+
+    def __len__(self) -> int:
+        return len(self._by_chunk)
+
+    def add(self, passages: list[Passage]) -> list[Passage]:
+        """The passages renumbered with this answer's numbers (new ones get the next number)."""
+        numbered: list[Passage] = []
+        for passage in passages:
+            known = self._by_chunk.get(passage.chunk_id)
+            if known is None:
+                if len(self._by_chunk) >= MAX_CITATIONS:
+                    continue
+                known = Citation(
+                    number=len(self._by_chunk) + 1,
+                    chunk_id=passage.chunk_id,
+                    document_id=passage.document_id,
+                    document_name=passage.document_name,
+                    page=passage.page,
+                    heading=passage.heading,
+                    snippet=" ".join(passage.text.split())[:SNIPPET_CHARS],
+                )
+                self._by_chunk[passage.chunk_id] = known
+            numbered.append(replace(passage, number=known.number))
+        return numbered
+
+    def citations(self) -> list[Citation]:
+        return sorted(self._by_chunk.values(), key=lambda c: c.number)
+
+    def to_json(self) -> str:
+        return json.dumps([asdict(c) for c in self.citations()], ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str | None) -> CitationBook:
+        if not raw:
+            return cls()
+        try:
+            items = json.loads(raw)
+            return cls([Citation(**item) for item in items if isinstance(item, dict)])
+        except (ValueError, TypeError):
+            return cls()

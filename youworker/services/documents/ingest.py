@@ -1,0 +1,270 @@
+"""One ingestion job: parse the stored file, chunk it, embed in batches, upsert, record passages.
+
+Vector ids are derived from the document id and the chunk's position, and a document's old
+vectors are removed before new ones go in, so running a job again (after a crash, or a
+re-index) never leaves duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import cast
+
+from sqlalchemy import delete, update
+from sqlmodel import col, select
+
+from youworker.db import session_scope
+from youworker.logging import get_logger
+from youworker.models import (
+    Document,
+    DocumentChunk,
+    DocumentPage,
+    DocumentShare,
+    DocumentStatus,
+    IngestionJob,
+)
+from youworker.models.base import utcnow
+from youworker.services.documents import jobs
+from youworker.services.documents.chunking import Chunk, ChunkingOptions, chunk_document
+from youworker.services.documents.embedders import Embedder, EmbedderError, sparse_vectors
+from youworker.services.documents.filetypes import DocumentKind, DocumentRejected
+from youworker.services.documents.parsing import ParsedDocument, parse_as
+from youworker.services.documents.storage import FileStore
+from youworker.services.documents.vectorstore import ChunkPoint, VectorStore, VectorStoreError
+from youworker.settings import DocumentSettings
+
+log = get_logger(__name__)
+
+POINT_NAMESPACE = uuid.UUID("6f1d3c5e-8a4b-4f0e-9a57-0b7e2c1d9f30")
+
+
+class JobLost(RuntimeError):
+    """The lease went to another worker (or the document was deleted): stop without writing."""
+
+
+@dataclass
+class IngestContext:
+    """What a job needs: files, vectors, the current embedder and the settings."""
+
+    files: FileStore
+    store: VectorStore
+    embedder: Callable[[], Awaitable[Embedder]]
+    settings: DocumentSettings
+
+
+def point_id(document_id: uuid.UUID, ordinal: int) -> uuid.UUID:
+    return uuid.uuid5(POINT_NAMESPACE, f"{document_id}:{ordinal}")
+
+
+def chunking_options(settings: DocumentSettings, embedder: Embedder) -> ChunkingOptions:
+    """Chunk size follows the embedder: a passage longer than it reads would be cut silently."""
+    limit = embedder.max_input_tokens
+    size = settings.chunk_tokens if limit is None else min(settings.chunk_tokens, limit)
+    overlap = min(settings.chunk_overlap_tokens, size // 4)
+    return ChunkingOptions(max_tokens=size, overlap_tokens=overlap)
+
+
+async def _set_status(document_id: uuid.UUID, status: DocumentStatus, **values: object) -> None:
+    async with session_scope() as session:
+        await session.execute(
+            update(Document)
+            .where(col(Document.id) == document_id)
+            .values(status=status, updated_at=utcnow(), **values)
+        )
+        await session.commit()
+
+
+async def run_job(job: IngestionJob, worker_id: str, context: IngestContext) -> None:
+    """Process one claimed job to the end: the document ends ready or failed with a reason."""
+    started = time.perf_counter()
+    async with session_scope() as session:
+        document = await session.get(Document, job.document_id)
+        if document is None:
+            await jobs.finish(session, job.id, worker_id)
+            await session.commit()
+            return
+        shares = list(
+            await session.scalars(
+                select(DocumentShare.group_id).where(col(DocumentShare.document_id) == document.id)
+            )
+        )
+        snapshot = (document.id, document.owner_id, document.kind, document.name)
+        previous_key = document.embedder_key
+    document_id, owner_id, kind, name = snapshot
+    try:
+        await _set_status(document_id, DocumentStatus.PARSING, error=None)
+        data = await asyncio.to_thread(context.files.read, document_id)
+        parsed = await asyncio.to_thread(parse_as, cast(DocumentKind, kind), data, name)
+        embedder = await context.embedder()
+        chunks = await asyncio.to_thread(
+            chunk_document, parsed, chunking_options(context.settings, embedder)
+        )
+        if not chunks:
+            raise DocumentRejected("This file contains no text to index.")
+        await _set_status(document_id, DocumentStatus.EMBEDDING, page_count=parsed.page_count)
+        await _index(context, embedder, document_id, owner_id, shares, chunks, previous_key)
+        await _record(job, worker_id, document_id, parsed, chunks, embedder.key)
+    except DocumentRejected as exc:
+        await _fail(job, worker_id, exc.message)
+        return
+    except FileNotFoundError:
+        await _fail(job, worker_id, "The stored file is missing; upload it again.")
+        return
+    except (EmbedderError, VectorStoreError) as exc:
+        await _fail(job, worker_id, f"Indexing failed: {exc}. Retry when it is fixed.")
+        return
+    except JobLost:
+        log.info("ingest.job_lost", job=str(job.id), document=str(document_id))
+        async with session_scope() as session:
+            deleted = await session.get(Document, document_id) is None
+        if deleted:
+            # Deleted while it was being indexed: take back what this job wrote.
+            await context.store.delete_document(embedder.key, str(document_id))
+        return
+    log.info(
+        "ingest.done",
+        job=str(job.id),
+        document=str(document_id),
+        user=str(owner_id),
+        pages=parsed.page_count,
+        chunks=len(chunks),
+        embedder=embedder.name,
+        duration_ms=round((time.perf_counter() - started) * 1000),
+    )
+
+
+async def _index(
+    context: IngestContext,
+    embedder: Embedder,
+    document_id: uuid.UUID,
+    owner_id: uuid.UUID,
+    group_ids: list[uuid.UUID],
+    chunks: list[Chunk],
+    previous_key: str | None,
+) -> None:
+    store = context.store
+    await store.ensure_collection(embedder.key, embedder.dimension)
+    if previous_key and previous_key != embedder.key:
+        await store.delete_document(previous_key, str(document_id))
+    await store.delete_document(embedder.key, str(document_id))
+    base = {
+        "document_id": str(document_id),
+        "owner_id": str(owner_id),
+        "group_ids": [str(group) for group in group_ids],
+    }
+    batch_size = context.settings.embed_batch_size
+    # Embedding the next batch overlaps with storing this one (the embedder runs in a thread).
+    pending_upsert: asyncio.Task[None] | None = None
+    try:
+        for start in range(0, len(chunks), batch_size):
+            batch = chunks[start : start + batch_size]
+            texts = [_embed_text(chunk) for chunk in batch]
+            dense = await embedder.embed(texts)
+            sparse = sparse_vectors(texts)
+            points = [
+                ChunkPoint(
+                    id=str(point_id(document_id, chunk.index)),
+                    dense=vector,
+                    sparse=terms,
+                    payload={
+                        **base,
+                        "chunk": chunk.index,
+                        "page": chunk.page,
+                        "heading": chunk.heading,
+                        "text": chunk.text,
+                    },
+                )
+                for chunk, vector, terms in zip(batch, dense, sparse, strict=True)
+            ]
+            if pending_upsert is not None:
+                await pending_upsert
+            pending_upsert = asyncio.create_task(store.upsert(embedder.key, points))
+        if pending_upsert is not None:
+            await pending_upsert
+    finally:
+        if pending_upsert is not None and not pending_upsert.done():
+            pending_upsert.cancel()
+
+
+def _embed_text(chunk: Chunk) -> str:
+    # The heading gives a passage its topic ("Pricing" above a table of numbers).
+    if chunk.heading and not chunk.text.startswith(chunk.heading):
+        return f"{chunk.heading}\n{chunk.text}"
+    return chunk.text
+
+
+async def _record(
+    job: IngestionJob,
+    worker_id: str,
+    document_id: uuid.UUID,
+    parsed: ParsedDocument,
+    chunks: list[Chunk],
+    embedder_key: str,
+) -> None:
+    """Pages, passages and the ready status in one transaction, only while the job is ours."""
+    async with session_scope() as session:
+        if not await jobs.finish(session, job.id, worker_id):
+            await session.rollback()
+            raise JobLost
+        for table in (DocumentChunk, DocumentPage):
+            await session.execute(delete(table).where(col(table.document_id) == document_id))
+        session.add_all(
+            DocumentPage(
+                document_id=document_id,
+                number=page.number,
+                text=page.text,
+                sections=[
+                    {
+                        "heading": span.section.heading if span.section.starts_here else None,
+                        "level": span.section.level,
+                        "start": span.start,
+                        "body_start": span.body_start,
+                        "end": span.end,
+                    }
+                    for span in page.spans
+                ],
+            )
+            for page in parsed.pages
+        )
+        session.add_all(
+            DocumentChunk(
+                id=point_id(document_id, chunk.index),
+                document_id=document_id,
+                ordinal=chunk.index,
+                page=chunk.page,
+                heading=(chunk.heading or None) and chunk.heading[:500],
+                char_start=chunk.char_start,
+                char_end=chunk.char_end,
+                token_count=chunk.token_count,
+            )
+            for chunk in chunks
+        )
+        now = utcnow()
+        await session.execute(
+            update(Document)
+            .where(col(Document.id) == document_id)
+            .values(
+                status=DocumentStatus.READY,
+                error=None,
+                page_count=parsed.page_count,
+                chunk_count=len(chunks),
+                title=(parsed.title or None) and parsed.title[:200],
+                warnings=list(parsed.warnings),
+                embedder_key=embedder_key,
+                indexed_at=now,
+                updated_at=now,
+            )
+        )
+        await session.commit()
+
+
+async def _fail(job: IngestionJob, worker_id: str, reason: str) -> None:
+    async with session_scope() as session:
+        held = await jobs.fail(session, job.id, worker_id, reason)
+    log.info(
+        "ingest.failed", job=str(job.id), document=str(job.document_id), reason=reason, held=held
+    )

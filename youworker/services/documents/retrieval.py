@@ -1,0 +1,126 @@
+"""Passages for a question: hybrid search under the actor's access filter, named and numbered.
+
+The filter (own documents plus documents shared with the actor's groups) goes into the engine
+query; then each hit's document is checked against the database as well, so a vector left
+behind by a deleted or unshared document is never returned.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from youworker.logging import get_logger
+from youworker.models import Document, User
+from youworker.services.authz import require_active
+from youworker.services.documents.embedders import Embedder, sparse_vector
+from youworker.services.documents.library import group_ids_of, readable_clause
+from youworker.services.documents.vectorstore import AccessFilter, VectorStore
+from youworker.services.errors import ValidationFailed
+
+log = get_logger(__name__)
+
+QUERY_MAX_CHARS = 2000
+MAX_RESULTS = 50
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved passage; `number` is its citation number in an answer ([1], [2], ...)."""
+
+    number: int
+    chunk_id: str
+    document_id: str
+    document_name: str
+    page: int
+    heading: str | None
+    text: str
+    score: float
+
+
+def check_query(query: str) -> str:
+    text = " ".join(query.split())
+    if not text:
+        raise ValidationFailed({"query": "Say what to search for."})
+    if len(text) > QUERY_MAX_CHARS:
+        raise ValidationFailed({"query": f"Keep the search under {QUERY_MAX_CHARS} characters."})
+    return text
+
+
+async def search_passages(
+    session: AsyncSession,
+    actor: User,
+    query: str,
+    *,
+    store: VectorStore,
+    embedder: Embedder,
+    limit: int = 5,
+    document_ids: list[uuid.UUID] | None = None,
+) -> list[Passage]:
+    """The best passages the actor may read, best first."""
+    user = require_active(actor)
+    text = check_query(query)
+    limit = min(max(limit, 1), MAX_RESULTS)
+    started = time.perf_counter()
+    groups = await group_ids_of(session, user.id)
+    access = AccessFilter(str(user.id), [str(group) for group in groups])
+    dense = (await embedder.embed([text]))[0]
+    hits = await store.search(
+        embedder.key,
+        dense,
+        sparse_vector(text, query=True),
+        access,
+        limit,
+        None if document_ids is None else [str(d) for d in document_ids],
+    )
+    hit_documents = {uuid.UUID(str(hit.payload.get("document_id"))) for hit in hits}
+    names: dict[str, str] = {}
+    if hit_documents:
+        rows = await session.execute(
+            select(Document.id, Document.name).where(
+                col(Document.id).in_(hit_documents), readable_clause(user.id, groups)
+            )
+        )
+        names = {str(document_id): name for document_id, name in rows.all()}
+    passages: list[Passage] = []
+    for hit in hits:
+        document_id = str(hit.payload.get("document_id"))
+        if document_id not in names:
+            continue
+        passages.append(
+            Passage(
+                number=len(passages) + 1,
+                chunk_id=hit.id,
+                document_id=document_id,
+                document_name=names[document_id],
+                page=int(hit.payload.get("page") or 1),
+                heading=hit.payload.get("heading"),
+                text=str(hit.payload.get("text") or ""),
+                score=hit.score,
+            )
+        )
+    log.info(
+        "documents.search",
+        user=str(user.id),
+        results=len(passages),
+        dropped=len(hits) - len(passages),
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+    return passages
+
+
+def format_passages(passages: list[Passage]) -> str:
+    """Passages as the model reads them: numbered, with document name and page."""
+    if not passages:
+        return "No passages in the user's documents match this search."
+    blocks = []
+    for passage in passages:
+        where = f"{passage.document_name}, page {passage.page}"
+        if passage.heading:
+            where += f', section "{passage.heading}"'
+        blocks.append(f"[{passage.number}] ({where})\n{passage.text}")
+    return "\n\n".join(blocks)
