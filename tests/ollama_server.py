@@ -26,6 +26,9 @@ Models (the requested name picks the behaviour; any other name answers 404 "not 
 - test-midstream-error: streams a few chunks, then an {"error": ...} line.
 - test-500: HTTP 500 with {"error": ...}.
 - test-slow: streams `config.slow_tokens` tokens at `config.tokens_per_second`.
+- test-rag: answers from passages in the conversation (a system message or a tool result, as
+  "[n] (name, page p)" blocks) by quoting the first sentence of passage [1] and citing "[1]";
+  with no passages, calls `search_documents` when offered, else says it found nothing.
 - test-embed: embeddings only (every model above embeds too): deterministic unit vectors from
   a hash of the text, `config.embed_dim` long.
 Every request is recorded in `server.requests` as (path, body); GET bodies are {}.
@@ -67,7 +70,10 @@ MODELS = (
     "test-500",
     "test-slow",
     "test-embed",
+    "test-rag",
 )
+# "[n] (document, page p...)\n<passage>" blocks, as the app's search_documents formats them.
+_PASSAGE = re.compile(r"^\[(\d+)\] \((.+?)\)\n(.+?)(?=\n\n\[\d+\] \(|\n\nCite |\Z)", re.M | re.S)
 
 
 @dataclass
@@ -115,6 +121,19 @@ def _derive_arguments(tool: dict[str, Any], text: str) -> dict[str, Any]:
         name: values.get(props.get(name, {}).get("type", "string"), text)
         for name in params.get("required", list(props))
     }
+
+
+def _rag_answer(messages: list[dict[str, Any]]) -> str | None:
+    """Quote passage [1] of the latest passages in the conversation, or None if there are none."""
+    for message in reversed(messages):
+        if message.get("role") not in ("system", "tool"):
+            continue
+        found = _PASSAGE.findall(str(message.get("content", "")))
+        if found:
+            number, _, text = found[0]
+            sentence = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0]
+            return f"From your documents: {sentence} [{number}]"
+    return None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -298,6 +317,14 @@ class _Handler(BaseHTTPRequestHandler):
             ]
         if model == "test-slow":
             return [{"content": f"tok{i} "} for i in range(owner.config.slow_tokens)]
+        if model == "test-rag":
+            answer = _rag_answer(messages)
+            offered = {t.get("function", {}).get("name") for t in tools}
+            if answer is None and not results and "search_documents" in offered:
+                call = {"name": "search_documents", "arguments": {"query": last_user}}
+                return [{"tool_calls": [{"function": call}]}]
+            answer = answer or "I found nothing about that in your documents."
+            return [{"content": piece} for piece in split_chunks(answer)]
         wanted = 1 if model == "test-tool" else 2 if model == "test-two-tools" else 0
         if len(results) < wanted:
             name, arguments = owner.config.tool_steps[len(results)]

@@ -14,7 +14,9 @@ from youworker.pages.admin import admin_page
 from youworker.pages.admin_tools import admin_tools_page
 from youworker.pages.auth import login_page, register_page
 from youworker.pages.chat import chat_page
-from youworker.pages.placeholders import documents_page, groups_page, index_page
+from youworker.pages.document_view import document_view_page
+from youworker.pages.documents import documents_page
+from youworker.pages.placeholders import groups_page, index_page
 from youworker.services import runtime
 from youworker.settings import get_settings
 from youworker.state.account import AccountState
@@ -22,6 +24,8 @@ from youworker.state.admin import AdminState
 from youworker.state.admin_tools import AdminToolsState
 from youworker.state.auth import LoginState, RegisterState
 from youworker.state.chat import ChatState
+from youworker.state.document_view import DocumentViewState
+from youworker.state.documents import DocumentsState
 from youworker.state.session import SessionState
 
 _settings = get_settings()
@@ -53,10 +57,13 @@ app.add_page(
 app.add_page(chat_page, route="/chat", title="Chat · YouWorker", on_load=ChatState.load)
 app.add_page(chat_page, route="/chat/[cid]", title="Chat · YouWorker", on_load=ChatState.load)
 app.add_page(
-    documents_page,
-    route="/documents",
-    title="Documents · YouWorker",
-    on_load=SessionState.require_user,
+    documents_page, route="/documents", title="Documents · YouWorker", on_load=DocumentsState.load
+)
+app.add_page(
+    document_view_page,
+    route="/documents/[did]",
+    title="Document · YouWorker",
+    on_load=DocumentViewState.load,
 )
 app.add_page(
     groups_page, route="/groups", title="Groups · YouWorker", on_load=SessionState.require_user

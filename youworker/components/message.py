@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from youworker.state.chat import ChatState, MessageRow, ToolRow
+from youworker.state.chat import ChatState, MessageRow, SourceRow, ToolRow
 
 
 def _code_block(text: rx.Var[str], **props: object) -> rx.Component:
@@ -56,6 +56,36 @@ def tool_card(tool: ToolRow) -> rx.Component:
     )
 
 
+def _source(source: SourceRow) -> rx.Component:
+    return rx.tooltip(
+        rx.link(
+            rx.hstack(
+                rx.badge(f"[{source.number}]", variant="soft", size="1"),
+                rx.text(source.label, size="1", trim="end"),
+                spacing="1",
+                align="center",
+            ),
+            href=source.url,
+            underline="hover",
+            data_testid="citation",
+        ),
+        content=source.snippet,
+    )
+
+
+def sources(message: MessageRow) -> rx.Component:
+    return rx.cond(
+        message.sources.length() > 0,
+        rx.vstack(
+            rx.text("Sources", size="1", weight="medium", color_scheme="gray"),
+            rx.foreach(message.sources, _source),
+            spacing="1",
+            width="100%",
+            data_testid="sources",
+        ),
+    )
+
+
 def _copy_button(text: rx.Var[str]) -> rx.Component:
     return rx.tooltip(
         rx.icon_button(
@@ -89,6 +119,7 @@ def message_bubble(message: MessageRow) -> rx.Component:
             ),
         ),
         rx.box(safe_markdown(message.content), width="100%", data_testid="message-content"),
+        sources(message),
         rx.cond(
             message.status == "error",
             rx.callout(

@@ -193,6 +193,20 @@ def _header() -> rx.Component:
             on_change=ChatState.choose_model,
             size="1",
         ),
+        rx.tooltip(
+            rx.hstack(
+                rx.switch(
+                    checked=ChatState.use_documents,
+                    on_change=ChatState.toggle_documents,
+                    size="1",
+                    data_testid="use-documents",
+                ),
+                rx.text("Use my documents", size="1"),
+                align="center",
+                spacing="1",
+            ),
+            content="Search your documents before answering, and cite them",
+        ),
         rx.popover.root(
             rx.popover.trigger(
                 rx.button(rx.icon("wrench", size=14), "Tools", size="1", variant="soft")

@@ -7,10 +7,6 @@ import reflex as rx
 from youworker.components.layout import app_shell, coming_soon
 
 
-def documents_page() -> rx.Component:
-    return app_shell(coming_soon("Document upload and search"), title="Documents")
-
-
 def groups_page() -> rx.Component:
     return app_shell(coming_soon("Groups and sharing"), title="Groups")
 

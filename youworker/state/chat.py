@@ -15,6 +15,7 @@ from youworker.db import session_scope
 from youworker.models import Conversation, User
 from youworker.services import chat
 from youworker.services.chat_runs import RunSnapshot, ToolCard
+from youworker.services.documents.citations import Citation, link_citations, passage_url
 from youworker.services.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from youworker.services.markdown import escape_raw_html
 from youworker.services.runtime import get_chat_runs, get_provider_manager, get_tool_registry
@@ -39,6 +40,14 @@ class ToolRow:
 
 
 @dataclasses.dataclass
+class SourceRow:
+    number: int = 0
+    label: str = ""
+    snippet: str = ""
+    url: str = ""
+
+
+@dataclasses.dataclass
 class MessageRow:
     id: str = ""
     role: str = ""
@@ -50,6 +59,7 @@ class MessageRow:
     detail: str = ""
     error: str = ""
     tools: list[ToolRow] = dataclasses.field(default_factory=list)
+    sources: list[SourceRow] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -92,11 +102,18 @@ def _tool_row_from_card(card: ToolCard) -> ToolRow:
     )
 
 
+def _source(citation: Citation) -> SourceRow:
+    label = f"{citation.document_name} · page {citation.page}"
+    if citation.heading:
+        label += f" · {citation.heading}"
+    return SourceRow(citation.number, label, citation.snippet, passage_url(citation))
+
+
 def _row(view: chat.MessageView) -> MessageRow:
     return MessageRow(
         id=view.id,
         role=view.role,
-        content=escape_raw_html(view.content),
+        content=link_citations(escape_raw_html(view.content), view.citations),
         raw=view.content,
         thinking=escape_raw_html(view.thinking),
         status=view.status,
@@ -114,6 +131,7 @@ def _row(view: chat.MessageView) -> MessageRow:
             )
             for c in view.tool_calls
         ],
+        sources=[_source(c) for c in view.citations],
     )
 
 
@@ -148,6 +166,7 @@ class ChatState(SessionState):
     models: list[str] = []
     provider_banner: str = ""
     tools: list[ToolToggle] = []
+    use_documents: bool = False
     renaming_id: str = ""
     deleting_id: str = ""
     dialog_title: str = ""
@@ -217,6 +236,7 @@ class ChatState(SessionState):
         )
 
     def _refresh_tools(self, conversation: Conversation | None) -> None:
+        self.use_documents = conversation.use_documents if conversation else self.use_documents
         disabled = set(conversation.disabled_tools) if conversation else set()
         self.tools = [
             ToolToggle(spec.name, spec.description[:140], spec.name not in disabled)
@@ -429,6 +449,8 @@ class ChatState(SessionState):
                 switched_off = [t.name for t in self.tools if not t.enabled]
                 if switched_off:
                     await chat.set_disabled_tools(db, user, conversation.id, switched_off)
+                if self.use_documents:
+                    await chat.set_use_documents(db, user, conversation.id, True)
             self.current_id = str(conversation.id)
             self.current_title = chat.title_from(text)
             self.conversations = [
@@ -562,4 +584,18 @@ class ChatState(SessionState):
             disabled = [t.name for t in self.tools if not t.enabled]
             async with session_scope() as db:
                 await chat.set_disabled_tools(db, user, uuid.UUID(self.current_id), disabled)
+        return None
+
+    @rx.event
+    async def toggle_documents(self, enabled: bool) -> EventSpec | None:
+        """ "Use my documents": passages are retrieved before the model is asked."""
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        self.use_documents = bool(enabled)
+        if self.current_id:
+            async with session_scope() as db:
+                await chat.set_use_documents(
+                    db, user, uuid.UUID(self.current_id), self.use_documents
+                )
         return None

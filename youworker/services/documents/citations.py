@@ -7,12 +7,16 @@ the number it got first, so "[2]" means the same passage wherever it appears in 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, replace
 
 from youworker.services.documents.retrieval import Passage
 
 MAX_CITATIONS = 100
 SNIPPET_CHARS = 300
+# "[3]" not already part of a link ("[3](...)") or a reference ("[x][3]").
+_MARKER = re.compile(r"(?<![\]\[])\[(\d{1,3})\](?![(\[:])")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 @dataclass(frozen=True)
@@ -69,3 +73,34 @@ class CitationBook:
             return cls([Citation(**item) for item in items if isinstance(item, dict)])
         except (ValueError, TypeError):
             return cls()
+
+
+def passage_url(citation: Citation) -> str:
+    return f"/documents/{citation.document_id}?chunk={citation.chunk_id}"
+
+
+def link_citations(markdown: str, citations: list[Citation]) -> str:
+    """Turn "[n]" markers for known sources into links to the cited passage (not inside code)."""
+    if not citations:
+        return markdown
+    urls = {str(c.number): passage_url(c) for c in citations}
+
+    def link(match: re.Match[str]) -> str:
+        url = urls.get(match.group(1))
+        return f"[[{match.group(1)}]]({url})" if url else match.group(0)
+
+    lines: list[str] = []
+    fence: str | None = None
+    for line in markdown.splitlines(keepends=True):
+        opener = _FENCE.match(line)
+        if fence is not None:
+            if opener and opener.group(1)[0] == fence[0]:
+                fence = None
+            lines.append(line)
+        elif opener:
+            fence = opener.group(1)
+            lines.append(line)
+        else:
+            parts = re.split(r"(`+[^`]*`+)", line)
+            lines.append("".join(p if p.startswith("`") else _MARKER.sub(link, p) for p in parts))
+    return "".join(lines)

@@ -76,6 +76,7 @@ async def _set_status(document_id: uuid.UUID, status: DocumentStatus, **values: 
             .values(status=status, updated_at=utcnow(), **values)
         )
         await session.commit()
+    jobs.status_changed.fire()
 
 
 async def run_job(job: IngestionJob, worker_id: str, context: IngestContext) -> None:
@@ -260,6 +261,7 @@ async def _record(
             )
         )
         await session.commit()
+    jobs.status_changed.fire()
 
 
 async def _fail(job: IngestionJob, worker_id: str, reason: str) -> None:

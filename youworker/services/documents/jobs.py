@@ -28,7 +28,26 @@ log = get_logger(__name__)
 
 CLAIM_CANDIDATES = 10
 _HOST = socket.gethostname()[:40]
-_listeners: set[asyncio.Event] = set()
+
+
+class Signal:
+    """Wakes every waiter in this process; take `waiter()` before checking, then wait on it."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def fire(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    def waiter(self) -> asyncio.Event:
+        return self._event
+
+
+# New jobs (wakes idle workers) and document status changes (wakes pages showing them).
+# Other processes' jobs and changes are found by polling.
+jobs_queued = Signal()
+status_changed = Signal()
 
 
 def new_worker_id() -> str:
@@ -56,19 +75,9 @@ def _process_gone(worker_id: str | None) -> bool:
 
 
 def notify() -> None:
-    """Wake this process's idle workers (other processes find new jobs by polling)."""
-    for event in list(_listeners):
-        event.set()
-
-
-def listener() -> asyncio.Event:
-    event = asyncio.Event()
-    _listeners.add(event)
-    return event
-
-
-def forget(event: asyncio.Event) -> None:
-    _listeners.discard(event)
+    """Wake this process's idle workers and pages: a job was queued."""
+    jobs_queued.fire()
+    status_changed.fire()
 
 
 async def claim(
@@ -143,6 +152,7 @@ async def _give_up(session: AsyncSession, job: IngestionJob, max_attempts: int) 
     if rows_affected(changed) == 1:
         await _set_document_failed(session, job.document_id, reason)
     await session.commit()
+    status_changed.fire()
     log.warning("ingest.job_abandoned", job=str(job.id), attempts=job.attempts)
 
 
@@ -195,6 +205,7 @@ async def fail(session: AsyncSession, job_id: uuid.UUID, worker_id: str, reason:
         if job is not None:
             await _set_document_failed(session, job.document_id, reason)
     await session.commit()
+    status_changed.fire()
     return held
 
 

@@ -50,10 +50,9 @@ class IngestionWorker:
 
     async def run(self) -> None:
         log.info("ingest.worker_started", worker=self.worker_id)
-        wake = jobs.listener()
         try:
             while not self._stopping.is_set():
-                wake.clear()
+                wake = jobs.jobs_queued.waiter()
                 try:
                     worked = await self.run_once()
                 except Exception:
@@ -65,7 +64,6 @@ class IngestionWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), self.poll_seconds)
         finally:
-            jobs.forget(wake)
             log.info("ingest.worker_stopped", worker=self.worker_id)
 
     async def run_once(self) -> bool:

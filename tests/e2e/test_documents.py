@@ -1,0 +1,168 @@
+"""Documents end to end: upload, live status, cited answers that open the passage, access."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from pytest_playwright.pytest_playwright import CreateContextCallback
+
+from tests.files import make_pdf
+
+from .flows import Account, new_account, open_form, register
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+PAGE_ONE = (
+    "Welcome to the Northwind employee handbook. This chapter covers office hours, "
+    "holidays and how to book a meeting room."
+)
+PAGE_TWO = (
+    "The daily meal allowance for business trips is 42 euros. "
+    "Keep every receipt and submit the claim within thirty days."
+)
+# Indexing includes loading the embedding model once: allow more than the default wait.
+INGEST_TIMEOUT_MS = 60_000
+
+
+def upload(page: Page, *paths: Path) -> None:
+    open_form(page, "/documents")
+    page.get_by_test_id("dropzone").locator("input[type=file]").set_input_files(list(paths))
+    expect(page.get_by_test_id("chosen-files")).to_contain_text(paths[0].name)
+    page.get_by_test_id("upload-button").click()
+
+
+def row(page: Page, name: str):
+    return page.locator(f"[data-testid=document-row][data-name='{name}']")
+
+
+def expect_ready(page: Page, name: str) -> None:
+    status = row(page, name).get_by_test_id("document-status")
+    expect(status).to_have_attribute("data-status", "ready", timeout=INGEST_TIMEOUT_MS)
+
+
+def send(page: Page, text: str) -> None:
+    composer = page.get_by_test_id("composer")
+    expect(composer).to_be_enabled()
+    composer.fill(text)
+    composer.press("Enter")
+
+
+def choose_model(page: Page, model: str) -> None:
+    page.get_by_test_id("model-picker").click()
+    page.get_by_role("option", name=model, exact=True).click()
+    expect(page.get_by_test_id("model-picker")).to_contain_text(model)
+
+
+@pytest.fixture
+def handbook(tmp_path: Path) -> Path:
+    path = tmp_path / "handbook.pdf"
+    path.write_bytes(make_pdf([PAGE_ONE, PAGE_TWO]))
+    return path
+
+
+def test_uploaded_pdf_answers_with_a_citation_that_opens_page_two(
+    page: Page, handbook: Path
+) -> None:
+    register(page, new_account("docs"))
+    upload(page, handbook)
+    expect(page.get_by_test_id("upload-row")).to_have_attribute("data-state", "added")
+    # The status changes live, without a reload, from queued through to ready.
+    expect_ready(page, "handbook.pdf")
+    expect(row(page, "handbook.pdf")).to_contain_text("2")
+
+    page.get_by_test_id("nav-chat").click()
+    expect(page.get_by_test_id("composer")).to_be_visible()
+    choose_model(page, "test-rag")
+    page.get_by_test_id("use-documents").click()
+    expect(page.get_by_test_id("use-documents")).to_have_attribute("data-state", "checked")
+    send(page, "How much is the meal allowance on business trips?")
+
+    answer = page.get_by_test_id("assistant-message").last
+    expect(answer.get_by_test_id("message-content")).to_contain_text("42 euros")
+    citation = answer.get_by_test_id("citation").first
+    expect(citation).to_contain_text("handbook.pdf · page 2")
+    # The inline "[1]" is a link to the same passage.
+    inline = answer.get_by_test_id("message-content").get_by_role("link", name="[1]")
+    expect(inline).to_have_attribute("href", re.compile(r"^/documents/.+\?chunk="))
+
+    citation.click()
+    expect(page).to_have_url(re.compile(r"/documents/[0-9a-f-]{36}/?\?chunk=[0-9a-f-]{36}$"))
+    passage = page.get_by_test_id("cited-passage")
+    expect(passage).to_have_attribute("data-page", "2")
+    expect(passage).to_contain_text("42 euros")
+    expect(passage).to_be_in_viewport()
+
+
+def test_the_agent_can_search_documents_itself(page: Page, handbook: Path) -> None:
+    register(page, new_account("agent"))
+    upload(page, handbook)
+    expect_ready(page, "handbook.pdf")
+    page.get_by_test_id("nav-chat").click()
+    choose_model(page, "test-rag")
+    expect(page.get_by_test_id("use-documents")).to_have_attribute("data-state", "unchecked")
+    send(page, "What is the meal allowance?")
+    answer = page.get_by_test_id("assistant-message").last
+    expect(answer.get_by_test_id("tool-card")).to_contain_text("search_documents")
+    expect(answer.get_by_test_id("citation").first).to_contain_text("page 2")
+
+
+def test_each_bad_file_gets_its_own_message(page: Page, tmp_path: Path) -> None:
+    register(page, new_account("rejects"))
+    good = tmp_path / "notes.md"
+    good.write_text("# Notes\n\nSome useful notes.")
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    fake = tmp_path / "photo.pdf"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    upload(page, good, empty, fake)
+    rows = page.get_by_test_id("upload-row")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0)).to_have_attribute("data-state", "added")
+    expect(rows.nth(1)).to_have_attribute("data-state", "rejected")
+    expect(rows.nth(1)).to_contain_text("empty")
+    expect(rows.nth(2)).to_have_attribute("data-state", "rejected")
+    expect(rows.nth(2)).to_contain_text("PNG")
+    expect(page.get_by_test_id("document-row")).to_have_count(1)
+
+    # The same content again is recognised, not stored twice.
+    upload(page, good)
+    expect(page.get_by_test_id("upload-row")).to_have_attribute("data-state", "duplicate")
+    expect(page.get_by_test_id("document-row")).to_have_count(1)
+
+
+def test_download_delete_and_other_users(
+    page: Page, handbook: Path, new_context: CreateContextCallback
+) -> None:
+    owner = new_account("owner")
+    register(page, owner)
+    upload(page, handbook)
+    expect_ready(page, "handbook.pdf")
+    link = row(page, "handbook.pdf").get_by_test_id("download")
+    href = link.get_attribute("href")
+    assert href is not None
+    response = page.request.get(href)
+    assert response.status == 200
+    assert response.body() == handbook.read_bytes()
+    assert "handbook.pdf" in response.headers["content-disposition"]
+    row(page, "handbook.pdf").get_by_role("link", name="handbook.pdf").click()
+    expect(page.get_by_test_id("document-title")).to_have_text("handbook.pdf")
+    expect(page.get_by_test_id("document-text")).to_contain_text("42 euros")
+    view_url = page.url
+
+    other = new_context().new_page()
+    intruder: Account = new_account("intruder")
+    register(other, intruder)
+    other.goto(view_url)
+    expect(other.get_by_test_id("not-found")).to_be_visible()
+    assert other.request.get(href).status == 404
+    open_form(other, "/documents")
+    expect(other.get_by_test_id("no-documents")).to_be_visible()
+
+    open_form(page, "/documents")
+    row(page, "handbook.pdf").get_by_test_id("delete").click()
+    page.get_by_test_id("confirm-delete").click()
+    expect(page.get_by_test_id("document-row")).to_have_count(0)
+    assert page.request.get(href).status == 404

@@ -1,0 +1,390 @@
+"""The documents page: upload with per-file progress, a sortable paginated list, live status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+import uuid
+from typing import Any
+
+import reflex as rx
+from reflex.event import EventSpec
+
+from youworker.db import session_scope
+from youworker.models import User
+from youworker.services import runtime
+from youworker.services.documents import jobs, library
+from youworker.services.documents.filetypes import format_size
+from youworker.services.errors import ServiceError
+from youworker.settings import get_settings
+from youworker.state.session import SessionState
+
+PAGE_SIZE = 20
+# Jobs in other processes change status without waking this one: poll this often meanwhile.
+STATUS_POLL_SECONDS = 1.0
+WATCH_IDLE_SECONDS = 600.0
+PENDING = {"queued", "parsing", "embedding"}
+STATUS_LABELS = {
+    "queued": "Queued",
+    "parsing": "Parsing",
+    "embedding": "Embedding",
+    "ready": "Ready",
+    "failed": "Failed",
+}
+
+
+@dataclasses.dataclass
+class DocumentRow:
+    id: str = ""
+    name: str = ""
+    kind: str = ""
+    size: str = ""
+    pages: str = ""
+    chunks: str = ""
+    status: str = ""
+    status_label: str = ""
+    error: str = ""
+    owner: str = ""
+    created: str = ""
+    is_owner: bool = False
+    stale: bool = False
+
+
+@dataclasses.dataclass
+class UploadRow:
+    name: str = ""
+    size: str = ""
+    size_bytes: int = 0
+    progress: int = 0
+    state: str = "waiting"  # waiting | sending | checking | added | duplicate | rejected
+    message: str = ""
+    document_id: str = ""
+
+
+def _row(view: library.DocumentView, embedder_key: str) -> DocumentRow:
+    return DocumentRow(
+        id=view.id,
+        name=view.name,
+        kind=view.kind.upper() if view.kind in ("pdf", "csv", "html") else view.kind.title(),
+        size=format_size(view.size_bytes),
+        pages="" if view.page_count is None else str(view.page_count),
+        chunks="" if view.chunk_count is None else str(view.chunk_count),
+        status=view.status,
+        status_label=STATUS_LABELS.get(view.status, view.status),
+        error=view.error or "",
+        owner="you" if view.is_owner else view.owner_name,
+        created=view.created_at.strftime("%Y-%m-%d %H:%M"),
+        is_owner=view.is_owner,
+        stale=bool(view.embedder_key) and view.embedder_key != embedder_key,
+    )
+
+
+class DocumentsState(SessionState):
+    rows: list[DocumentRow] = []
+    total: int = 0
+    offset: int = 0
+    sort: str = "created_at"
+    descending: bool = True
+    query: str = ""
+    uploads: list[UploadRow] = []
+    uploading: bool = False
+    stale_count: int = 0
+    embedder_name: str = ""
+    notice: str = ""
+    deleting_id: str = ""
+    deleting_name: str = ""
+    _watching: bool = False
+    _embedder_key: str = ""
+
+    @rx.var
+    def max_upload_mb(self) -> int:
+        return get_settings().documents.max_upload_mb
+
+    @rx.var
+    def range_label(self) -> str:
+        if self.total == 0:
+            return ""
+        last = min(self.offset + PAGE_SIZE, self.total)
+        return f"{self.offset + 1}-{last} of {self.total}"
+
+    @rx.var
+    def has_previous(self) -> bool:
+        return self.offset > 0
+
+    @rx.var
+    def has_next(self) -> bool:
+        return self.offset + PAGE_SIZE < self.total
+
+    @rx.var
+    def delete_open(self) -> bool:
+        return self.deleting_id != ""
+
+    # ---- loading ---------------------------------------------------------------------------
+
+    async def _refresh(self, user: User) -> None:
+        embedder = await runtime.current_embedder()
+        self._embedder_key = embedder.key
+        self.embedder_name = embedder.name
+        async with session_scope() as db:
+            page = await library.list_documents(
+                db,
+                user,
+                offset=self.offset,
+                limit=PAGE_SIZE,
+                sort=self.sort,
+                descending=self.descending,
+                query=self.query,
+            )
+            if page.total and not page.items and self.offset:
+                self.offset = max(0, (page.total - 1) // PAGE_SIZE * PAGE_SIZE)
+                page = await library.list_documents(
+                    db,
+                    user,
+                    offset=self.offset,
+                    limit=PAGE_SIZE,
+                    sort=self.sort,
+                    descending=self.descending,
+                    query=self.query,
+                )
+            self.stale_count = await library.count_stale(db, user, embedder.key)
+        self.total = page.total
+        self.rows = [_row(view, embedder.key) for view in page.items]
+
+    def _pending(self) -> bool:
+        return any(row.status in PENDING for row in self.rows)
+
+    async def _reload(self) -> EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        await self._refresh(user)
+        return DocumentsState.watch if self._pending() else None
+
+    @rx.event
+    async def load(self) -> EventSpec | None:
+        self.notice = ""
+        self.uploads = []
+        self.deleting_id = ""
+        return await self._reload()
+
+    @rx.event
+    async def sort_by(self, column: str) -> EventSpec | None:
+        if column not in library.SORT_KEYS:
+            return None
+        if self.sort == column:
+            self.descending = not self.descending
+        else:
+            self.sort, self.descending = column, column in ("created_at", "size_bytes")
+        self.offset = 0
+        return await self._reload()
+
+    @rx.event
+    async def search(self, query: str) -> EventSpec | None:
+        self.query = query[:200]
+        self.offset = 0
+        return await self._reload()
+
+    @rx.event
+    async def next_page(self) -> EventSpec | None:
+        if self.offset + PAGE_SIZE < self.total:
+            self.offset += PAGE_SIZE
+        return await self._reload()
+
+    @rx.event
+    async def previous_page(self) -> EventSpec | None:
+        self.offset = max(0, self.offset - PAGE_SIZE)
+        return await self._reload()
+
+    # ---- live status -----------------------------------------------------------------------
+
+    @rx.event(background=True)
+    async def watch(self) -> None:
+        """Refresh the list while any document on it is still being ingested."""
+        async with self:
+            if self._watching:
+                return
+            self._watching = True
+        idle_until = time.monotonic() + WATCH_IDLE_SECONDS
+        try:
+            while time.monotonic() < idle_until:
+                waiter = jobs.status_changed.waiter()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(waiter.wait(), STATUS_POLL_SECONDS)
+                async with self:
+                    if not self.router.page.path.startswith("/documents"):
+                        return
+                    user = await self._authenticate()
+                    if user is None:
+                        return
+                    await self._refresh(user)
+                    if not self._pending():
+                        return
+        finally:
+            async with self:
+                self._watching = False
+
+    # ---- uploading -------------------------------------------------------------------------
+
+    @rx.event
+    def prepare_upload(self, files: list[dict[str, Any]]) -> None:
+        """The browser's list of chosen files (name and size), before their bytes are sent."""
+        self.notice = ""
+        self.uploads = [
+            UploadRow(
+                name=str(item.get("name", ""))[:200],
+                size=format_size(int(item.get("size") or 0)),
+                size_bytes=int(item.get("size") or 0),
+                state="sending",
+            )
+            for item in files[:100]
+            if isinstance(item, dict)
+        ]
+        self.uploading = bool(self.uploads)
+
+    @rx.event
+    def upload_progress(self, progress: dict[str, Any]) -> None:
+        """Per-file progress: the multipart body carries the files in the order chosen."""
+        loaded = float(progress.get("loaded") or 0)
+        start = 0.0
+        for row in self.uploads:
+            if row.state != "sending":
+                start += row.size_bytes
+                continue
+            share = (loaded - start) / row.size_bytes if row.size_bytes else 1.0
+            row.progress = int(max(0.0, min(share, 1.0)) * 100)
+            if row.progress >= 100:
+                row.state = "checking"
+            start += row.size_bytes
+
+    @rx.event
+    async def handle_upload(self, files: list[rx.UploadFile]) -> EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        settings = get_settings().documents
+        results: list[UploadRow] = []
+        for upload in files:
+            results.append(await self._store_one(user, upload, settings.max_upload_bytes))
+        self.uploads = results
+        self.uploading = False
+        added = sum(1 for row in results if row.state == "added")
+        if added:
+            self.offset = 0
+            self.sort, self.descending = "created_at", True
+        await self._refresh(user)
+        return [rx.clear_selected_files("documents"), DocumentsState.watch]  # type: ignore[return-value]
+
+    async def _store_one(self, user: User, upload: rx.UploadFile, max_bytes: int) -> UploadRow:
+        name = upload.name or upload.filename or "file"
+        size = upload.size or 0
+        row = UploadRow(name=name[:200], size=format_size(size), size_bytes=size, progress=100)
+        if size > max_bytes:
+            row.state = "rejected"
+            row.message = (
+                f"This file is {format_size(size)}; the limit is {format_size(max_bytes)}."
+            )
+            return row
+        data = await upload.read()
+        try:
+            async with session_scope() as db:
+                result = await library.upload(
+                    db, user, runtime.get_file_store(), name, data, max_bytes=max_bytes
+                )
+        except ServiceError as exc:
+            row.state, row.message = "rejected", exc.message.removeprefix("file: ")
+            return row
+        row.document_id = result.document.id
+        if result.duplicate:
+            row.state = "duplicate"
+            row.message = f"Already uploaded as {result.document.name}."
+        else:
+            row.state, row.message = "added", "Uploaded; indexing starts now."
+        return row
+
+    @rx.event
+    def dismiss_uploads(self) -> None:
+        self.uploads = []
+
+    @rx.event
+    def drop_rejected(self, rejected: list[dict[str, Any]]) -> None:
+        """Files the browser refused before sending them (too large, or too many)."""
+        limit = get_settings().documents.max_upload_mb
+        reasons = {
+            "file-too-large": f"Over the {limit} MB limit.",
+            "too-many-files": "At most 100 files at once.",
+        }
+        rows = []
+        for item in rejected[:100]:
+            if not isinstance(item, dict):
+                continue
+            codes = [e.get("code") for e in item.get("errors") or [] if isinstance(e, dict)]
+            file_info = item.get("file")
+            if not isinstance(file_info, dict):
+                file_info = {}
+            rows.append(
+                UploadRow(
+                    name=str(file_info.get("path") or file_info.get("name") or "file")[:200],
+                    state="rejected",
+                    message=next((reasons[c] for c in codes if c in reasons), "Not accepted."),
+                )
+            )
+        self.uploads = rows
+
+    # ---- actions ---------------------------------------------------------------------------
+
+    @rx.event
+    async def reindex(self, document_id: str) -> EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        try:
+            async with session_scope() as db:
+                await library.reindex(db, user, uuid.UUID(document_id))
+        except (ServiceError, ValueError) as exc:
+            self.notice = getattr(exc, "message", "Document not found.")
+        return await self._reload()
+
+    @rx.event
+    async def reindex_stale(self) -> EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        async with session_scope() as db:
+            queued = await library.reindex_stale(db, user, self._embedder_key)
+        self.notice = f"Re-indexing {queued} document(s) with {self.embedder_name}."
+        return await self._reload()
+
+    @rx.event
+    def ask_delete(self, document_id: str, name: str) -> None:
+        self.deleting_id, self.deleting_name = document_id, name
+
+    @rx.event
+    def cancel_delete(self) -> None:
+        self.deleting_id = ""
+
+    @rx.event
+    def delete_open_changed(self, is_open: bool) -> None:
+        if not is_open:
+            self.deleting_id = ""
+
+    @rx.event
+    async def confirm_delete(self) -> EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        target, self.deleting_id = self.deleting_id, ""
+        try:
+            async with session_scope() as db:
+                removed = await library.delete_document(
+                    db,
+                    user,
+                    uuid.UUID(target),
+                    runtime.get_file_store(),
+                    runtime.get_vector_store(),
+                )
+            self.notice = f"Deleted {removed.name}."
+        except (ServiceError, ValueError) as exc:
+            self.notice = getattr(exc, "message", "Document not found.")
+        return await self._reload()
