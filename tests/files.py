@@ -44,3 +44,14 @@ def make_docx(page_break: bool = False) -> bytes:
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
+
+
+# A two-page handbook whose answer ("42 euros") is on page 2 only.
+PAGE_ONE = (
+    "Welcome to the Northwind employee handbook. This chapter covers office hours, "
+    "holidays and how to book a meeting room."
+)
+PAGE_TWO = (
+    "The daily meal allowance for business trips is 42 euros. "
+    "Keep every receipt and submit the claim within thirty days."
+)

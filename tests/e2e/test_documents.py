@@ -9,20 +9,12 @@ import pytest
 from playwright.sync_api import Page, expect
 from pytest_playwright.pytest_playwright import CreateContextCallback
 
-from tests.files import make_pdf
+from tests.files import PAGE_ONE, PAGE_TWO, make_pdf
 
 from .flows import Account, new_account, open_form, register
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
-PAGE_ONE = (
-    "Welcome to the Northwind employee handbook. This chapter covers office hours, "
-    "holidays and how to book a meeting room."
-)
-PAGE_TWO = (
-    "The daily meal allowance for business trips is 42 euros. "
-    "Keep every receipt and submit the claim within thirty days."
-)
 # Indexing includes loading the embedding model once: allow more than the default wait.
 INGEST_TIMEOUT_MS = 60_000
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from tests.conftest import count_rows
-from tests.files import make_docx, make_pdf
+from tests.files import PAGE_ONE, PAGE_TWO, make_docx, make_pdf
 from youworker.db import session_scope
 from youworker.models import (
     Document,
@@ -46,15 +46,6 @@ from youworker.settings import DocumentSettings
 
 MAX_BYTES = 5 * 1024 * 1024
 KEY = get_onnx_embedder().key
-
-PAGE_ONE = (
-    "Welcome to the Northwind employee handbook. This chapter covers office hours, "
-    "holidays and how to book a meeting room."
-)
-PAGE_TWO = (
-    "Travel expenses. The daily meal allowance for business trips is 42 euros. "
-    "Keep every receipt and submit the claim within thirty days."
-)
 
 
 @pytest.fixture
@@ -111,8 +102,11 @@ async def test_upload_is_queued_then_indexed_and_cited_by_page(
     assert queued.status == DocumentStatus.QUEUED
     assert files.exists(queued.id)
     assert await count_rows(db, "ingestion_jobs") == 1
+    waiting = await jobs.backlog(db)
+    assert (waiting.queued, waiting.running) == (1, 0) and waiting.oldest_wait_s >= 0
 
     assert await worker.run_until_idle() == 1
+    assert (await jobs.backlog(db)).queued == 0
 
     ready = await document(document_id)
     assert ready.status == DocumentStatus.READY, ready.error

@@ -51,7 +51,7 @@ async def test_detailed_health_needs_admin_or_root_key(
     response = await client.get("/health/detailed", headers={"authorization": f"Bearer {root}"})
     assert response.status_code == 200
     body = response.json()
-    assert set(body["checks"]) == {"database", "vector_store", "llm", "redis"}
+    assert set(body["checks"]) == {"database", "vector_store", "llm", "redis", "ingestion"}
     assert body["checks"]["database"]["status"] == "ok"
     assert body["checks"]["database"]["latency_ms"] >= 0
     assert body["checks"]["llm"]["status"] == "degraded"  # nothing listens on the test Ollama URL

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 import httpx
 from sqlalchemy import text
 
-from youworker.db import get_engine
+from youworker.db import get_engine, session_scope
 from youworker.settings import Settings
 
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -105,6 +105,25 @@ async def probe_redis(settings: Settings) -> Probe:
     return await _timed("redis", check)
 
 
+async def probe_ingestion(settings: Settings) -> Probe:
+    """The document queue: how many jobs wait, and how long the oldest has waited."""
+
+    async def check() -> str:
+        from youworker.services.documents import jobs
+
+        async with session_scope() as session:
+            backlog = await jobs.backlog(session)
+        where = (
+            "in-process worker"
+            if settings.documents.worker == "in-process"
+            else "external workers (`youworker worker`)"
+        )
+        waited = f", oldest queued {backlog.oldest_wait_s:.0f} s ago" if backlog.queued else ""
+        return f"{where}: {backlog.queued} queued, {backlog.running} running{waited}"
+
+    return await _timed("ingestion", check)
+
+
 async def probe_all(settings: Settings) -> list[Probe]:
     return list(
         await asyncio.gather(
@@ -112,6 +131,7 @@ async def probe_all(settings: Settings) -> list[Probe]:
             probe_vector_store(settings),
             probe_llm(settings),
             probe_redis(settings),
+            probe_ingestion(settings),
         )
     )
 

@@ -12,7 +12,8 @@ import asyncio
 import os
 import socket
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -217,11 +218,24 @@ async def _set_document_failed(session: AsyncSession, document_id: uuid.UUID, re
     )
 
 
-async def pending_count(session: AsyncSession) -> int:
-    """Jobs not finished yet (for health and tests)."""
-    count = await session.scalar(
-        select(func.count())
-        .select_from(IngestionJob)
+@dataclass(frozen=True)
+class Backlog:
+    queued: int
+    running: int
+    oldest_wait_s: float
+
+
+async def backlog(session: AsyncSession) -> Backlog:
+    """Jobs waiting and running, and how long the oldest waiting one has waited (for health)."""
+    rows = await session.execute(
+        select(IngestionJob.status, func.count(), func.min(IngestionJob.created_at))
         .where(col(IngestionJob.status).in_([JobStatus.QUEUED, JobStatus.RUNNING]))
+        .group_by(col(IngestionJob.status))
     )
-    return int(count or 0)
+    counts = {status: (count, oldest) for status, count, oldest in rows.all()}
+    queued, oldest = counts.get(JobStatus.QUEUED, (0, None))
+    running = counts.get(JobStatus.RUNNING, (0, None))[0]
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)  # SQLite's MIN() returns the raw stored value
+    wait = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
+    return Backlog(int(queued), int(running), max(wait, 0.0))
