@@ -1,6 +1,6 @@
 """`make bench`: run each benchmark in its own process, then rewrite docs/PERFORMANCE.md.
 
-    .venv/bin/python -m bench [--only stream,concurrency,open,parse,retrieval] [--quick]
+    .venv/bin/python -m bench [--only stream,concurrency,open,parse,retrieval,ingest] [--quick]
         [--output PATH]
 
 Every benchmark runs as `python -m bench.<module> --out <json>` with a time limit. Its servers
@@ -51,6 +51,7 @@ BENCHMARKS = (
     Benchmark("open", "bench.open_conversation", "3. Opening a long conversation", 300.0),
     Benchmark("parse", "bench.parse_chunk", "4. Parsing and chunking documents", 180.0),
     Benchmark("retrieval", "bench.retrieval", "5. Retrieval with the access filter", 600.0),
+    Benchmark("ingest", "bench.ingest", "6. Ingestion throughput", 600.0),
 )
 
 

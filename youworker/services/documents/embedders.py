@@ -173,6 +173,9 @@ class OnnxMiniLMEmbedder:
             options.intra_op_num_threads = self.intra_op_threads
             options.inter_op_num_threads = 1
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # Idle intra-op threads would otherwise spin for a while after every batch, taking
+            # the cores that parsing, upserts and the web server need between batches.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             try:
                 session = ort.InferenceSession(
                     str(path), sess_options=options, providers=["CPUExecutionProvider"]

@@ -106,8 +106,10 @@ async def run_job(job: IngestionJob, worker_id: str, context: IngestContext) -> 
         )
         if not chunks:
             raise DocumentRejected("This file contains no text to index.")
+        parsed_at = time.perf_counter()
         await _set_status(document_id, DocumentStatus.EMBEDDING, page_count=parsed.page_count)
         await _index(context, embedder, document_id, owner_id, shares, chunks, previous_key)
+        indexed_at = time.perf_counter()
         await _record(job, worker_id, document_id, parsed, chunks, embedder.key)
     except DocumentRejected as exc:
         await _fail(job, worker_id, exc.message)
@@ -135,6 +137,9 @@ async def run_job(job: IngestionJob, worker_id: str, context: IngestContext) -> 
         chunks=len(chunks),
         embedder=embedder.name,
         duration_ms=round((time.perf_counter() - started) * 1000),
+        parse_ms=round((parsed_at - started) * 1000),
+        index_ms=round((indexed_at - parsed_at) * 1000),
+        record_ms=round((time.perf_counter() - indexed_at) * 1000),
     )
 
 
