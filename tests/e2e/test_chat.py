@@ -10,7 +10,7 @@ from pytest_playwright.pytest_playwright import CreateContextCallback
 
 from tests.ollama_server import OllamaTestServer
 
-from .flows import new_account, register
+from .flows import new_account, open_form, register
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -158,3 +158,44 @@ def test_leaving_mid_stream_keeps_the_answer_and_a_second_tab_follows(
     answer = page.get_by_test_id("assistant-message")
     expect(answer).to_have_attribute("data-status", "complete")
     assert answer.get_by_test_id("message-content").inner_text() == full_text
+
+
+def conversation_item(page: Page, title: str):
+    link = page.get_by_test_id("conversation-link").filter(has_text=title)
+    return (
+        page.locator("div")
+        .filter(has=link)
+        .filter(has=page.get_by_test_id("conversation-menu"))
+        .last
+    )
+
+
+def test_two_tabs_of_one_user_stay_in_step(page: Page) -> None:
+    start_chat(page, "test-plain")
+    send(page, "First conversation")
+    expect(page.get_by_test_id("assistant-message")).to_have_attribute("data-status", "complete")
+    other = page.context.new_page()
+    open_form(other, page.url)
+    links = other.get_by_test_id("conversation-link")
+    expect(links).to_have_count(1)
+
+    # A conversation started in one tab appears in the other without any action there.
+    page.get_by_test_id("new-chat").click()
+    send(page, "Second conversation")
+    expect(links).to_have_count(2)
+    expect(links.first).to_contain_text("Second conversation")
+
+    # Renaming the conversation the other tab has open renames it there too.
+    conversation_item(page, "First conversation").get_by_test_id("conversation-menu").click()
+    page.get_by_role("menuitem", name="Rename").click()
+    page.locator("input[name=title]").fill("Renamed elsewhere")
+    page.get_by_test_id("confirm-rename").click()
+    expect(other.get_by_test_id("conversation-title")).to_have_text("Renamed elsewhere")
+    expect(links.filter(has_text="Renamed elsewhere")).to_have_count(1)
+
+    # Deleting it there shows "not found" here, and the list shrinks.
+    conversation_item(page, "Renamed elsewhere").get_by_test_id("conversation-menu").click()
+    page.get_by_test_id("delete-conversation").click()
+    page.get_by_test_id("confirm-delete").click()
+    expect(other.get_by_test_id("not-found")).to_be_visible()
+    expect(links).to_have_count(1)

@@ -16,6 +16,7 @@ from youworker.models.base import utcnow
 from youworker.models.chat import TITLE_MAX
 from youworker.services import audit
 from youworker.services.authz import require_active
+from youworker.services.chat_events import conversation_events
 from youworker.services.documents.citations import Citation, CitationBook
 from youworker.services.encryption import get_cipher
 from youworker.services.errors import NotFound, ValidationFailed
@@ -131,17 +132,28 @@ async def list_conversations(
 
 
 async def create_conversation(
-    session: AsyncSession, actor: User, *, model: str = "", title: str = "New chat"
+    session: AsyncSession,
+    actor: User,
+    *,
+    model: str = "",
+    title: str = "New chat",
+    origin: str | None = None,
 ) -> Conversation:
+    """A new conversation; `origin` names the client asking, so its other tabs refresh."""
     require_active(actor)
     conversation = Conversation(owner_id=actor.id, model=model[:200], title=title[:TITLE_MAX])
     session.add(conversation)
     await session.commit()
+    conversation_events.changed(actor.id, origin)
     return conversation
 
 
 async def rename(
-    session: AsyncSession, actor: User, conversation_id: uuid.UUID, title: str
+    session: AsyncSession,
+    actor: User,
+    conversation_id: uuid.UUID,
+    title: str,
+    origin: str | None = None,
 ) -> Conversation:
     conversation = await get_owned(session, actor, conversation_id)
     cleaned = " ".join(title.split())
@@ -151,6 +163,7 @@ async def rename(
         raise ValidationFailed({"title": f"Title must be at most {TITLE_MAX} characters."})
     conversation.title = cleaned
     await session.commit()
+    conversation_events.changed(actor.id, origin)
     return conversation
 
 
@@ -159,6 +172,7 @@ async def delete_conversation(
     actor: User,
     conversation_id: uuid.UUID,
     context: audit.RequestContext | None = None,
+    origin: str | None = None,
 ) -> None:
     conversation = await get_owned(session, actor, conversation_id)
     message_ids = select(Message.id).where(col(Message.conversation_id) == conversation.id)
@@ -175,6 +189,7 @@ async def delete_conversation(
         context=context,
     )
     await session.commit()
+    conversation_events.changed(actor.id, origin)
 
 
 async def set_model(

@@ -32,6 +32,7 @@ from youworker.services.agent import (
     arguments_json,
     run_agent,
 )
+from youworker.services.chat_events import conversation_events
 from youworker.services.documents.citations import Citation, CitationBook
 from youworker.services.documents.search_tool import SEARCH_TOOL_NAME
 from youworker.services.encryption import get_cipher
@@ -425,6 +426,8 @@ class ChatRuns:
         finally:
             channel.run = None
             self._publish(channel, run)
+            # The list order (and, for a first answer, the title) changed for every tab.
+            conversation_events.changed(run.owner_id)
             log.info(
                 "chat.end",
                 user=str(run.owner_id),

@@ -14,6 +14,7 @@ from reflex.event import EventSpec
 from youworker.db import session_scope
 from youworker.models import Conversation, User
 from youworker.services import chat
+from youworker.services.chat_events import conversation_events
 from youworker.services.chat_runs import RunSnapshot, ToolCard
 from youworker.services.documents.citations import Citation, link_citations, passage_url
 from youworker.services.errors import Conflict, NotFound, ServiceError, ValidationFailed
@@ -25,6 +26,7 @@ from youworker.state.session import SessionState
 FLUSH_SECONDS = 0.04
 WATCH_WAIT_SECONDS = 15.0
 WATCH_IDLE_SECONDS = 600.0
+LIST_IDLE_SECONDS = 3600.0
 SIDEBAR_PAGE = 30
 THREAD_PAGE = 50
 
@@ -171,6 +173,7 @@ class ChatState(SessionState):
     deleting_id: str = ""
     dialog_title: str = ""
     _watching: str = ""
+    _following_list: bool = False
 
     @rx.var
     def has_more_conversations(self) -> bool:
@@ -189,11 +192,13 @@ class ChatState(SessionState):
         parts = [p for p in self.router.url.path.split("/") if p]
         return parts[1] if len(parts) >= 2 and parts[0] == "chat" else ""
 
-    async def _load_sidebar(self, user: User, more: bool = False) -> None:
+    async def _load_sidebar(self, user: User, more: bool = False, keep: bool = False) -> None:
+        """The first page of the list, the next page (`more`), or as many as shown (`keep`)."""
         after = _decode_cursor(self.conversations_cursor) if more else None
+        limit = max(SIDEBAR_PAGE, len(self.conversations)) if keep else SIDEBAR_PAGE
         async with session_scope() as db:
             page = await chat.list_conversations(
-                db, user, query=self.search_query, after=after, limit=SIDEBAR_PAGE
+                db, user, query=self.search_query, after=after, limit=limit
             )
         rows = [ConversationRow(str(c.id), c.title, _clock(c.updated_at)) for c in page.items]
         self.conversations = [*self.conversations, *rows] if more else rows
@@ -257,7 +262,7 @@ class ChatState(SessionState):
         if not target:
             self._clear_thread()
             self._refresh_tools(None)
-            return ChatState.load_models
+            return [ChatState.load_models, ChatState.follow_list]
         try:
             async with session_scope() as db:
                 conversation = await chat.get_owned(db, user, uuid.UUID(target))
@@ -272,7 +277,7 @@ class ChatState(SessionState):
         snapshot = get_chat_runs().snapshot(conversation.id)
         if snapshot is not None and not snapshot.finished:
             self._apply_snapshot(snapshot)
-        return [ChatState.load_models, ChatState.watch]
+        return [ChatState.load_models, ChatState.watch, ChatState.follow_list]
 
     @rx.event(background=True)
     async def load_models(self) -> None:
@@ -323,6 +328,59 @@ class ChatState(SessionState):
         self.messages = [*[_row(v) for v in page.messages], *self.messages]
         self.has_older = page.has_more
         return None
+
+    # ---- other tabs --------------------------------------------------------------------------
+
+    def _origin(self) -> str:
+        return self.router.session.client_token
+
+    @rx.event(background=True)
+    async def follow_list(self) -> None:
+        """Keep the conversation list (and an open conversation) in step with the user's other
+        tabs: they create, rename, delete and finish answers; this tab refreshes."""
+        async with self:
+            if self._following_list or not self._user_id:
+                return
+            self._following_list = True
+            user_id = uuid.UUID(self._user_id)
+            origin = self._origin()
+        seen = conversation_events.version(user_id)
+        # A closed tab is never told; it stops following after a quiet hour (a page load
+        # starts it again).
+        idle_until = time.monotonic() + LIST_IDLE_SECONDS
+        try:
+            while time.monotonic() < idle_until:
+                change = await conversation_events.wait(user_id, seen, WATCH_WAIT_SECONDS)
+                async with self:
+                    if not self.router.url.path.startswith("/chat") or self._user_id != str(
+                        user_id
+                    ):
+                        return
+                    if change is None or change.only_origin == origin:
+                        seen = change.version if change else seen
+                        continue
+                    seen = change.version
+                    idle_until = time.monotonic() + LIST_IDLE_SECONDS
+                    user = await self._authenticate()
+                    if user is None:
+                        return
+                    await self._sync_with_other_tabs(user)
+        finally:
+            async with self:
+                self._following_list = False
+
+    async def _sync_with_other_tabs(self, user: User) -> None:
+        await self._load_sidebar(user, keep=True)
+        if not self.current_id or self.streaming:
+            return
+        try:
+            async with session_scope() as db:
+                conversation = await chat.get_owned(db, user, uuid.UUID(self.current_id))
+        except NotFound:
+            self._clear_thread()
+            self.not_found = True
+            return
+        self.current_title = conversation.title
 
     # ---- the live answer -------------------------------------------------------------------
 
@@ -445,7 +503,9 @@ class ChatState(SessionState):
             return None
         if not self.current_id:
             async with session_scope() as db:
-                conversation = await chat.create_conversation(db, user, model=self.current_model)
+                conversation = await chat.create_conversation(
+                    db, user, model=self.current_model, origin=self._origin()
+                )
                 switched_off = [t.name for t in self.tools if not t.enabled]
                 if switched_off:
                     await chat.set_disabled_tools(db, user, conversation.id, switched_off)
@@ -536,7 +596,9 @@ class ChatState(SessionState):
             return self._to_sign_in()
         try:
             async with session_scope() as db:
-                conversation = await chat.rename(db, user, uuid.UUID(conversation_id), title)
+                conversation = await chat.rename(
+                    db, user, uuid.UUID(conversation_id), title, origin=self._origin()
+                )
         except (ServiceError, ValueError) as exc:
             return rx.toast.error(getattr(exc, "message", "Conversation not found."))
         if self.current_id == conversation_id:
@@ -552,7 +614,9 @@ class ChatState(SessionState):
             key = uuid.UUID(conversation_id)
             await get_chat_runs().stop(user, key)
             async with session_scope() as db:
-                await chat.delete_conversation(db, user, key, self._context())
+                await chat.delete_conversation(
+                    db, user, key, self._context(), origin=self._origin()
+                )
         except (ServiceError, ValueError):
             return rx.toast.error("Conversation not found.")
         await self._load_sidebar(user)
