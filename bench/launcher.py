@@ -199,7 +199,7 @@ class AppServer:
                 "DATABASE__URL": f"sqlite:///{self.data_dir / 'bench.db'}",
                 "API__HOST": "127.0.0.1",
                 "API__PORT": str(self.port),
-                "API__LOG_LEVEL": "WARNING",
+                "API__LOG_LEVEL": os.environ.get("BENCH_APP_LOG_LEVEL", "WARNING"),
                 "REDIS__URL": "",
                 "LLM__PROVIDER": "ollama",
                 "LLM__OLLAMA_BASE_URL": self.ollama_url,

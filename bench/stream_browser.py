@@ -85,8 +85,9 @@ OBSERVER_JS = r"""
       this.addEventListener('message', (e) => {
         if (!tracing()) return;
         const d = typeof e.data === 'string' ? e.data : '';
-        const kind = d.includes('stream_text_rx_state_":"tok') ? 'stream'
-          : d.includes('stream_text_rx_state_":""') ? 'empty'
+        const live = d.includes('live_answer_state');
+        const kind = live && d.includes('"text_rx_state_":"tok') ? 'stream'
+          : live && d.includes('"text_rx_state_":""') ? 'empty'
           : d.includes('"_redirect"') ? 'redirect' : 'delta';
         b.frames.push([now(), 'in', kind]);
       });

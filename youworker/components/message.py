@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from youworker.state.chat import ChatState, MessageRow, SourceRow, ToolRow
+from youworker.state.chat import ChatState, LiveAnswerState, MessageRow, SourceRow, ToolRow
 
 
 def _code_block(text: rx.Var[str], **props: object) -> rx.Component:
@@ -186,16 +186,16 @@ def message_bubble(message: MessageRow) -> rx.Component:
 def live_answer() -> rx.Component:
     return rx.box(
         rx.vstack(
-            rx.foreach(ChatState.stream_tools, tool_card),
+            rx.foreach(LiveAnswerState.tools, tool_card),
             rx.cond(
-                ChatState.stream_thinking != "",
+                LiveAnswerState.thinking != "",
                 rx.text(
-                    ChatState.stream_thinking, size="1", color_scheme="gray", white_space="pre-wrap"
+                    LiveAnswerState.thinking, size="1", color_scheme="gray", white_space="pre-wrap"
                 ),
             ),
             rx.cond(
-                ChatState.stream_text != "",
-                safe_markdown(ChatState.stream_text),
+                LiveAnswerState.text != "",
+                safe_markdown(LiveAnswerState.text),
                 rx.hstack(
                     rx.spinner(size="1"), rx.text("Thinking…", size="1", color_scheme="gray")
                 ),

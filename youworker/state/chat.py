@@ -137,6 +137,30 @@ def _row(view: chat.MessageView) -> MessageRow:
     )
 
 
+class LiveAnswerState(SessionState):
+    """The answer being written. Apart from ChatState so that its updates (up to 25 a second)
+    re-render only the live bubble, not the thread and sidebar that read ChatState."""
+
+    text: str = ""
+    thinking: str = ""
+    tools: list[ToolRow] = []
+
+    def _show(self, snapshot: RunSnapshot) -> None:
+        self.text = escape_raw_html(snapshot.text)
+        thinking = escape_raw_html(snapshot.thinking)
+        if thinking != self.thinking:
+            self.thinking = thinking
+        if len(snapshot.tools) != len(self.tools) or any(
+            card.status != row.status for card, row in zip(snapshot.tools, self.tools, strict=True)
+        ):
+            self.tools = [_tool_row_from_card(card) for card in snapshot.tools]
+
+    def _clear(self) -> None:
+        if self.text or self.thinking or self.tools:
+            self.text = self.thinking = ""
+            self.tools = []
+
+
 def _encode_cursor(cursor: chat.ConversationCursor | None) -> str:
     return f"{cursor.updated_at.isoformat()}|{cursor.id}" if cursor else ""
 
@@ -161,9 +185,6 @@ class ChatState(SessionState):
     pending_messages: list[MessageRow] = []
     has_older: bool = False
     streaming: bool = False
-    stream_text: str = ""
-    stream_thinking: str = ""
-    stream_tools: list[ToolRow] = []
     composer_error: str = ""
     models: list[str] = []
     provider_banner: str = ""
@@ -222,15 +243,16 @@ class ChatState(SessionState):
         self._clear_stream()
 
     def _clear_stream(self) -> None:
-        self.streaming = False
-        self.stream_text = self.stream_thinking = ""
-        self.stream_tools = []
+        # The live bubble's own text is replaced when the next answer starts.
+        if self.streaming:
+            self.streaming = False
 
-    def _apply_snapshot(self, snapshot: RunSnapshot) -> None:
-        self.streaming = not snapshot.finished
-        self.stream_text = escape_raw_html(snapshot.text)
-        self.stream_thinking = escape_raw_html(snapshot.thinking)
-        self.stream_tools = [_tool_row_from_card(card) for card in snapshot.tools]
+    async def _apply_snapshot(self, snapshot: RunSnapshot) -> None:
+        streaming = not snapshot.finished
+        if self.streaming != streaming:
+            self.streaming = streaming
+        live = await self.get_state(LiveAnswerState)
+        live._show(snapshot)
 
     def _refresh_provider(self) -> None:
         status = get_provider_manager().status()
@@ -276,7 +298,7 @@ class ChatState(SessionState):
         self._refresh_tools(conversation)
         snapshot = get_chat_runs().snapshot(conversation.id)
         if snapshot is not None and not snapshot.finished:
-            self._apply_snapshot(snapshot)
+            await self._apply_snapshot(snapshot)
         return [ChatState.load_models, ChatState.watch, ChatState.follow_list]
 
     @rx.event(background=True)
@@ -351,13 +373,17 @@ class ChatState(SessionState):
         try:
             while time.monotonic() < idle_until:
                 change = await conversation_events.wait(user_id, seen, WATCH_WAIT_SECONDS)
+                if change is not None and change.only_origin == origin:
+                    # This tab's own change (it already shows it): no need for the state lock,
+                    # which the answer it just started needs for its first token.
+                    seen = change.version
+                    continue
                 async with self:
                     if not self.router.url.path.startswith("/chat") or self._user_id != str(
                         user_id
                     ):
                         return
-                    if change is None or change.only_origin == origin:
-                        seen = change.version if change else seen
+                    if change is None:
                         continue
                     seen = change.version
                     idle_until = time.monotonic() + LIST_IDLE_SECONDS
@@ -427,7 +453,7 @@ class ChatState(SessionState):
                     async with self:
                         if self.current_id != conversation_id:
                             return
-                        self._apply_snapshot(snapshot)
+                        await self._apply_snapshot(snapshot)
                     last_push = time.monotonic()
                     continue
                 async with self:
@@ -485,9 +511,10 @@ class ChatState(SessionState):
         elif self.messages and self.messages[-1].role == "assistant":
             self.messages = self.messages[:-1]
         self.streaming = True
-        self.stream_text = self.stream_thinking = ""
-        self.stream_tools = []
-        return ChatState.watch
+        (await self.get_state(LiveAnswerState))._clear()
+        # This tab's follower from the previous answer is still there: a second one would only
+        # take the state lock just when the first token needs it.
+        return None if self._watching == self.current_id else ChatState.watch
 
     @rx.event
     async def send(self, form: dict[str, str]) -> EventSpec | list[EventSpec] | None:
