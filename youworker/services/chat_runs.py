@@ -189,6 +189,7 @@ class ChatRuns:
                 )
                 db.add(answer)
                 await db.commit()
+                history = await chat.history_for_model(db, conversation_id)
             run = _Run(
                 conversation_id=conversation_id,
                 owner_id=actor.id,
@@ -210,7 +211,7 @@ class ChatRuns:
             user_id=str(actor.id), conversation_id=str(conversation_id), citations=run.citations
         )
         run.task = asyncio.create_task(
-            self._execute(channel, run, backend, disabled, ctx, config, use_documents)
+            self._execute(channel, run, backend, history, disabled, ctx, config, use_documents)
         )
         log.info("chat.start", user=str(actor.id), conversation=str(conversation_id), model=model)
         return answer.id
@@ -273,6 +274,7 @@ class ChatRuns:
         channel: _Channel,
         run: _Run,
         backend: LLMBackend,
+        history: list[ChatMessage],
         disabled: set[str],
         ctx: ToolContext,
         config: AgentConfig,
@@ -280,9 +282,6 @@ class ChatRuns:
     ) -> None:
         last_checkpoint = time.monotonic()
         try:
-            # Loaded here, not in start(): the caller's reply goes out while this runs.
-            async with session_scope() as db:
-                history = await chat.history_for_model(db, run.conversation_id)
             if use_documents:
                 history = await self._retrieve_first(channel, run, history, ctx)
             async for event in run_agent(backend, history, self._tools, disabled, ctx, config):
