@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import CursorResult, event
 from sqlalchemy.engine import Result, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,7 +17,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from youworker.logging import get_logger
 from youworker.settings import get_settings
+
+T = TypeVar("T")
+log = get_logger(__name__)
 
 _engine: AsyncEngine | None = None
 _session_factory: async_sessionmaker[AsyncSession] | None = None
@@ -46,6 +52,27 @@ def sync_url(url: str) -> str:
 def rows_affected(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE touched."""
     return int(result.rowcount) if isinstance(result, CursorResult) else 0
+
+
+LOCKED_RETRIES = 5
+
+
+async def retry_when_locked(work: Callable[[], Awaitable[T]]) -> T:
+    """Run a unit of work again when SQLite says "database is locked".
+
+    Under WAL a transaction that read before it writes fails at once (no busy wait) when another
+    connection committed in between; the whole unit of work, retried, then succeeds. Other
+    errors, and every error on PostgreSQL, pass straight through.
+    """
+    for attempt in range(LOCKED_RETRIES):
+        try:
+            return await work()
+        except OperationalError as exc:
+            if attempt == LOCKED_RETRIES - 1 or "database is locked" not in str(exc.orig):
+                raise
+            log.info("db.locked_retry", attempt=attempt + 1)
+            await asyncio.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import update
 from sqlmodel import col
 
-from youworker.db import rows_affected, session_scope
+from youworker.db import retry_when_locked, rows_affected, session_scope
 from youworker.logging import get_logger
 from youworker.models import Conversation, Message, MessageStatus, ToolCall, User
 from youworker.models.base import utcnow
@@ -166,30 +166,37 @@ class ChatRuns:
             async with session_scope() as db:
                 # Ownership first: someone else's conversation reads as absent, never as busy.
                 conversation = await chat.get_owned(db, actor, conversation_id)
-                channel = self._channel(conversation_id)
-                # Checked and claimed with no await in between, so of two tabs starting at once
-                # one saves its question and the other saves nothing.
-                if channel.run is not None or conversation_id in self._starting:
-                    raise Conflict("An answer is still being written in this conversation.")
-                self._starting.add(conversation_id)
-                reserved = True
-                if user_text is not None:
-                    await chat.add_user_message(db, actor, conversation_id, user_text, commit=False)
-                model = conversation.model or default_model
-                if backend.name == "ollama" and model == EMBEDDED_MODEL_NAME:
-                    model = default_model  # chosen while Ollama was away
-                disabled = set(conversation.disabled_tools)
-                use_documents = conversation.use_documents
-                answer = Message(
-                    conversation_id=conversation_id,
-                    role="assistant",
-                    content_enc=get_cipher().encrypt(""),
-                    status=MessageStatus.STREAMING,
-                    model=model,
-                )
-                db.add(answer)
-                await db.commit()
-                history = await chat.history_for_model(db, conversation_id)
+            channel = self._channel(conversation_id)
+            # Checked and claimed with no await in between, so of two tabs starting at once
+            # one saves its question and the other saves nothing.
+            if channel.run is not None or conversation_id in self._starting:
+                raise Conflict("An answer is still being written in this conversation.")
+            self._starting.add(conversation_id)
+            reserved = True
+            model = conversation.model or default_model
+            if backend.name == "ollama" and model == EMBEDDED_MODEL_NAME:
+                model = default_model  # chosen while Ollama was away
+            disabled = set(conversation.disabled_tools)
+            use_documents = conversation.use_documents
+
+            async def save() -> tuple[Message, list[ChatMessage]]:
+                async with session_scope() as db:
+                    if user_text is not None:
+                        await chat.add_user_message(
+                            db, actor, conversation_id, user_text, commit=False
+                        )
+                    answer = Message(
+                        conversation_id=conversation_id,
+                        role="assistant",
+                        content_enc=get_cipher().encrypt(""),
+                        status=MessageStatus.STREAMING,
+                        model=model,
+                    )
+                    db.add(answer)
+                    await db.commit()
+                    return answer, await chat.history_for_model(db, conversation_id)
+
+            answer, history = await retry_when_locked(save)
             run = _Run(
                 conversation_id=conversation_id,
                 owner_id=actor.id,
@@ -370,18 +377,23 @@ class ChatRuns:
 
     async def _checkpoint(self, run: _Run) -> None:
         """Save the text so far, so a crash loses at most a couple of seconds."""
-        async with session_scope() as db:
-            await db.execute(
-                update(Message)
-                .where(col(Message.id) == run.message_id)
-                .values(content_enc=get_cipher().encrypt("".join(run.text)))
-            )
-            await db.commit()
+
+        async def save() -> None:
+            async with session_scope() as db:
+                await db.execute(
+                    update(Message)
+                    .where(col(Message.id) == run.message_id)
+                    .values(content_enc=get_cipher().encrypt("".join(run.text)))
+                )
+                await db.commit()
+
+        await retry_when_locked(save)
 
     async def _finish(self, channel: _Channel, run: _Run) -> None:
         cipher = get_cipher()
         elapsed_ms = int((time.perf_counter() - run.started) * 1000)
-        try:
+
+        async def save() -> None:
             async with session_scope() as db:
                 message = await db.get(Message, run.message_id)
                 if message is not None:
@@ -423,6 +435,9 @@ class ChatRuns:
                     .values(updated_at=utcnow())
                 )
                 await db.commit()
+
+        try:
+            await retry_when_locked(save)
         finally:
             channel.run = None
             self._publish(channel, run)
