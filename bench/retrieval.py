@@ -47,7 +47,6 @@ VOCABULARY = 30_522  # MiniLM's WordPiece vocabulary: sparse indices are its tok
 TERMS_PER_CHUNK = 120
 TARGET_P95_MS = 10.0
 TARGET_POINTS = 100_000  # the p95 target applies at this size; smaller sizes are recorded only
-INGESTION_TARGET_PCT = 90.0  # of the embedder's raw batched rate (no ingestion pipeline yet)
 KEY = "bench-384"
 
 _FILLER = (
@@ -340,21 +339,14 @@ def report(data: dict[str, Any]) -> BenchResult:
         embedder["async_sentences_per_second"],
         "sentences/s",
     )
-    result.add(
-        "Ingestion rate vs the embedder's raw batched rate: NOT YET MEASURED",
-        None,
-        "%",
-        f">= {INGESTION_TARGET_PCT:g} %",
-    )
     result.details.append(
         f"Embedder: {embedder['sentences']:,} filler sentences (mean {embedder['mean_tokens']:g} "
         f"tokens), batches of {embedder['batch_size']}, {embedder['threads']} ONNX Runtime "
         f"thread(s), model loaded in {embedder['load_seconds']:.2f} s; one warm-up batch first."
     )
     result.details.append(
-        "Ingestion (parse, chunk, embed and store an upload) is not measured: the app has no "
-        "ingestion pipeline yet. Its target, >= "
-        f"{INGESTION_TARGET_PCT:g} % of the raw batched embedder rate above, stays open."
+        "These are short sentences; passages of a real document are up to 254 tokens, so "
+        "ingestion runs at a small fraction of this rate (benchmark 6 measures it end to end)."
     )
     result.method.extend(
         [

@@ -163,11 +163,14 @@ async def _index(
         "group_ids": [str(group) for group in group_ids],
     }
     batch_size = context.settings.embed_batch_size
+    # Passages of similar length share a batch, so little compute goes into padding; vector
+    # ids come from each chunk's position, so the order of embedding does not matter.
+    by_length = sorted(chunks, key=lambda chunk: len(chunk.text))
     # Embedding the next batch overlaps with storing this one (the embedder runs in a thread).
     pending_upsert: asyncio.Task[None] | None = None
     try:
-        for start in range(0, len(chunks), batch_size):
-            batch = chunks[start : start + batch_size]
+        for start in range(0, len(by_length), batch_size):
+            batch = by_length[start : start + batch_size]
             texts = [_embed_text(chunk) for chunk in batch]
             dense = await embedder.embed(texts)
             sparse = sparse_vectors(texts)
