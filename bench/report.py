@@ -60,8 +60,8 @@ def render(results: list[BenchResult], info: RunInfo) -> str:
         "and verdicts below come from that run only.",
         "",
         "Run it with `make bench`, or `.venv/bin/python -m bench "
-        "[--only stream,concurrency,open,parse,retrieval] [--quick]`. Raw results and profiles "
-        "go to `bench/results/` (not committed).",
+        "[--only stream,concurrency,open,parse,retrieval,ingest] [--quick]`. Raw results and "
+        "profiles go to `bench/results/` (not committed).",
         "",
     ]
     if info.quick:
