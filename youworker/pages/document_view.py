@@ -14,7 +14,9 @@ def _block(block: TextBlock) -> rx.Component:
         (
             "page",
             rx.hstack(
-                rx.text(block.text, size="1", weight="bold", color_scheme="gray"),
+                rx.text(
+                    block.text, size="1", weight="bold", color_scheme="gray", white_space="nowrap"
+                ),
                 rx.separator(size="4"),
                 width="100%",
                 align="center",
