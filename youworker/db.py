@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, event
+from sqlalchemy import ColumnElement, CursorResult, event, func
 from sqlalchemy.engine import Result, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql.elements import SQLCoreOperations
 
 from youworker.logging import get_logger
 from youworker.settings import get_settings
@@ -52,6 +53,12 @@ def sync_url(url: str) -> str:
 def rows_affected(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE touched."""
     return int(result.rowcount) if isinstance(result, CursorResult) else 0
+
+
+def contains(column: SQLCoreOperations[str], text: str) -> ColumnElement[bool]:
+    """Case-insensitive substring match; `%`, `_` and `\\` in `text` match only themselves."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return func.lower(column).like(f"%{escaped}%", escape="\\")
 
 
 LOCKED_RETRIES = 5

@@ -7,10 +7,11 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, or_
+from sqlalchemy import and_, delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from youworker.db import contains
 from youworker.models import Conversation, Message, MessageStatus, ToolCall, User
 from youworker.models.base import utcnow
 from youworker.models.chat import TITLE_MAX
@@ -110,10 +111,7 @@ async def list_conversations(
     statement = select(Conversation).where(col(Conversation.owner_id) == actor.id)
     needle = query.strip()[:TITLE_MAX]
     if needle:
-        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        statement = statement.where(
-            func.lower(col(Conversation.title)).like(f"%{escaped.lower()}%", escape="\\")
-        )
+        statement = statement.where(contains(col(Conversation.title), needle))
     if after is not None:
         statement = statement.where(
             or_(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from functools import lru_cache
 
@@ -90,6 +91,21 @@ def get_embedder_selector() -> EmbedderSelector:
 
 async def current_embedder() -> Embedder:
     return await get_embedder_selector().current()
+
+
+_choosing: set[asyncio.Task[Embedder]] = set()
+
+
+def known_embedder() -> Embedder | None:
+    """The embedder if already chosen; otherwise starts choosing (asking Ollama may take
+    seconds) and returns None, so a page never waits for it."""
+    selector = get_embedder_selector()
+    embedder = selector.known()
+    if embedder is None and not _choosing:
+        task = asyncio.create_task(selector.current())
+        _choosing.add(task)
+        task.add_done_callback(_choosing.discard)
+    return embedder
 
 
 def ingest_context() -> IngestContext:

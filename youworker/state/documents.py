@@ -77,7 +77,7 @@ def _row(view: library.DocumentView, embedder_key: str) -> DocumentRow:
         owner="you" if view.is_owner else view.owner_name,
         created=view.created_at.strftime("%Y-%m-%d %H:%M"),
         is_owner=view.is_owner,
-        stale=bool(view.embedder_key) and view.embedder_key != embedder_key,
+        stale=bool(embedder_key and view.embedder_key) and view.embedder_key != embedder_key,
     )
 
 
@@ -124,9 +124,9 @@ class DocumentsState(SessionState):
     # ---- loading ---------------------------------------------------------------------------
 
     async def _refresh(self, user: User) -> None:
-        embedder = await runtime.current_embedder()
-        self._embedder_key = embedder.key
-        self.embedder_name = embedder.name
+        embedder = runtime.known_embedder()
+        self._embedder_key = embedder.key if embedder else ""
+        self.embedder_name = embedder.name if embedder else ""
         async with session_scope() as db:
             page = await library.list_documents(
                 db,
@@ -148,9 +148,11 @@ class DocumentsState(SessionState):
                     descending=self.descending,
                     query=self.query,
                 )
-            self.stale_count = await library.count_stale(db, user, embedder.key)
+            self.stale_count = (
+                await library.count_stale(db, user, self._embedder_key) if embedder else 0
+            )
         self.total = page.total
-        self.rows = [_row(view, embedder.key) for view in page.items]
+        self.rows = [_row(view, self._embedder_key) for view in page.items]
 
     def _pending(self) -> bool:
         return any(row.status in PENDING for row in self.rows)
@@ -351,6 +353,8 @@ class DocumentsState(SessionState):
         user = await self._authenticate()
         if user is None:
             return self._to_sign_in()
+        if not self._embedder_key:
+            return await self._reload()
         async with session_scope() as db:
             queued = await library.reindex_stale(db, user, self._embedder_key)
         self.notice = f"Re-indexing {queued} document(s) with {self.embedder_name}."

@@ -410,6 +410,12 @@ class EmbedderSelector:
         self._reachable: bool | None = None
         self._lock = asyncio.Lock()
 
+    def known(self) -> Embedder | None:
+        """The choice for the provider's current state, if already made (never waits)."""
+        if self._chosen is not None and self._status().ollama_reachable == self._reachable:
+            return self._chosen
+        return None
+
     async def current(self) -> Embedder:
         status = self._status()
         if self._chosen is not None and status.ollama_reachable == self._reachable:

@@ -6,6 +6,7 @@ changes or deletes it. A document the actor may not read is "not found", never "
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from youworker.db import contains
 from youworker.logging import get_logger
 from youworker.models import (
     Document,
@@ -33,6 +35,7 @@ from youworker.models.base import utcnow
 from youworker.services.authz import require_active
 from youworker.services.documents import jobs
 from youworker.services.documents.filetypes import (
+    DocumentKind,
     DocumentRejected,
     check_size,
     detect_kind,
@@ -191,8 +194,7 @@ async def list_documents(
     where = [readable_clause(user.id, groups)]
     needle = query.strip()[:200]
     if needle:
-        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append(col(Document.name).ilike(f"%{escaped}%", escape="\\"))
+        where.append(contains(col(Document.name), needle))
     total = await session.scalar(select(func.count()).select_from(Document).where(*where))
     column = col(getattr(Document, sort))
     order = [column.desc() if descending else column.asc(), col(Document.id).desc()]
@@ -206,22 +208,6 @@ async def list_documents(
     )
     items = [view_of(document, owner, user.id) for document, owner in rows.all()]
     return DocumentPageList(items=items, total=int(total or 0), offset=offset, limit=limit)
-
-
-async def statuses(
-    session: AsyncSession, actor: User, document_ids: list[uuid.UUID]
-) -> dict[str, Document]:
-    """Current rows of the given documents that the actor may read (for live status)."""
-    user = require_active(actor)
-    if not document_ids:
-        return {}
-    groups = await group_ids_of(session, user.id)
-    rows = await session.scalars(
-        select(Document).where(
-            col(Document.id).in_(document_ids[:MAX_PAGE_SIZE]), readable_clause(user.id, groups)
-        )
-    )
-    return {str(document.id): document for document in rows}
 
 
 async def upload(
@@ -239,17 +225,15 @@ async def upload(
     """
     user = require_active(actor)
     name = safe_display_name(filename)
-    check_size(len(data), max_bytes)
-    kind = detect_kind(data, name, max_bytes)
-    preflight(kind, data)
-    digest = hashlib.sha256(data).hexdigest()
+    # Sniffing, opening a PDF and hashing 50 MB are CPU work: off the event loop.
+    kind, digest = await asyncio.to_thread(_check_content, data, name, max_bytes)
     existing = await _by_content(session, user.id, digest)
     if existing is not None:
         return UploadResult(view_of(existing, user.display_name, user.id), duplicate=True)
     document = Document(
         owner_id=user.id, name=name, kind=kind, size_bytes=len(data), content_sha256=digest
     )
-    files.write(document.id, data)
+    await asyncio.to_thread(files.write, document.id, data)
     session.add(document)
     session.add(IngestionJob(document_id=document.id))
     try:
@@ -275,6 +259,14 @@ async def upload(
         size=len(data),
     )
     return UploadResult(view_of(document, user.display_name, user.id), duplicate=False)
+
+
+def _check_content(data: bytes, name: str, max_bytes: int) -> tuple[DocumentKind, str]:
+    """The real type of an acceptable upload and its SHA-256; DocumentRejected otherwise."""
+    check_size(len(data), max_bytes)
+    kind = detect_kind(data, name, max_bytes)
+    preflight(kind, data)
+    return kind, hashlib.sha256(data).hexdigest()
 
 
 async def _by_content(session: AsyncSession, owner_id: uuid.UUID, digest: str) -> Document | None:
@@ -409,7 +401,7 @@ async def original_file(
     """The stored original and the media type to send it with, for anyone who may read it."""
     document = await get_readable(session, actor, document_id)
     try:
-        data = files.read(document.id)
+        data = await asyncio.to_thread(files.read, document.id)
     except FileNotFoundError as exc:
         raise NotFound("The original file is missing.") from exc
     return document, data, MEDIA_TYPES.get(document.kind, "application/octet-stream")
