@@ -105,15 +105,59 @@ class DocumentSettings(BaseModel):
         return self.max_upload_mb * 1024 * 1024
 
 
+class GroupSettings(BaseModel):
+    invitation_ttl_days: int = Field(default=7, ge=1, le=365)
+    password_reset_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+
+    @property
+    def invitation_ttl(self) -> timedelta:
+        return timedelta(days=self.invitation_ttl_days)
+
+    @property
+    def password_reset_ttl(self) -> timedelta:
+        return timedelta(hours=self.password_reset_ttl_hours)
+
+
+class MailSettings(BaseModel):
+    """SMTP for invitations and password resets; without a host, mail waits in the admin outbox."""
+
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    # "starttls" upgrades a plain connection (port 587), "tls" is TLS from the start (465).
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    from_address: str = "youworker@localhost"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.smtp_host.strip())
+
+
 class APISettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
+    # How people reach this server; links in mail start with it. Empty: http://HOST:PORT.
+    public_url: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("API__PUBLIC_URL must start with http:// or https://")
+        return value
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
 
 
 class RedisSettings(BaseModel):
@@ -139,6 +183,8 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     chat: ChatSettings = ChatSettings()
     documents: DocumentSettings = DocumentSettings()
+    groups: GroupSettings = GroupSettings()
+    mail: MailSettings = MailSettings()
     api: APISettings = APISettings()
     redis: RedisSettings = RedisSettings()
 

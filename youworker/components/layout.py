@@ -122,7 +122,15 @@ def coming_soon(what: str) -> rx.Component:
 
 def admin_tabs(current: str) -> rx.Component:
     """Links between the admin pages."""
-    tabs = [("users", "Users", "/admin"), ("tools", "Tools and MCP", "/admin/tools")]
+    tabs = [
+        ("users", "Users", "/admin"),
+        ("groups", "Groups", "/admin/groups"),
+        ("tools", "Tools and MCP", "/admin/tools"),
+        ("audit", "Audit log", "/admin/audit"),
+        ("analytics", "Analytics", "/admin/analytics"),
+        ("outbox", "Outbox", "/admin/outbox"),
+        ("system", "System", "/admin/system"),
+    ]
     return rx.cond(
         SessionState.is_admin,
         rx.hstack(

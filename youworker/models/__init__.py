@@ -1,7 +1,13 @@
 """SQLModel tables. Importing this package registers every table on `SQLModel.metadata`."""
 
 from youworker.models.audit import AuditEvent
-from youworker.models.chat import Conversation, Message, MessageStatus, ToolCall
+from youworker.models.chat import (
+    Conversation,
+    ConversationShare,
+    Message,
+    MessageStatus,
+    ToolCall,
+)
 from youworker.models.document import (
     Document,
     DocumentChunk,
@@ -12,15 +18,17 @@ from youworker.models.document import (
     JobStatus,
 )
 from youworker.models.group import Group, GroupInvitation, GroupMembership, GroupRole
+from youworker.models.mail import MailStatus, OutboxMail
 from youworker.models.setting import AppSetting
 from youworker.models.tool import McpServer, McpTransport, ToolSetting
-from youworker.models.user import ApiKey, Role, User, UserSession
+from youworker.models.user import ApiKey, PasswordReset, Role, User, UserSession
 
 __all__ = [
     "ApiKey",
     "AppSetting",
     "AuditEvent",
     "Conversation",
+    "ConversationShare",
     "Document",
     "DocumentChunk",
     "DocumentPage",
@@ -32,10 +40,13 @@ __all__ = [
     "GroupRole",
     "IngestionJob",
     "JobStatus",
+    "MailStatus",
     "McpServer",
     "McpTransport",
     "Message",
     "MessageStatus",
+    "OutboxMail",
+    "PasswordReset",
     "Role",
     "ToolCall",
     "ToolSetting",

@@ -28,7 +28,11 @@ class MessageStatus(StrEnum):
 
 class Conversation(SQLModel, table=True):
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_owner_updated", "owner_id", "updated_at", "id"),)
+    __table_args__ = (
+        Index("ix_conversations_owner_updated", "owner_id", "updated_at", "id"),
+        # Analytics count conversations per day.
+        Index("ix_conversations_created", "created_at"),
+    )
 
     id: uuid.UUID = id_field()
     owner_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
@@ -41,10 +45,26 @@ class Conversation(SQLModel, table=True):
     updated_at: datetime = created_field()
 
 
+class ConversationShare(SQLModel, table=True):
+    """A conversation its owner shared read-only with a group."""
+
+    __tablename__ = "conversation_shares"
+
+    conversation_id: uuid.UUID = Field(
+        foreign_key="conversations.id", primary_key=True, ondelete="CASCADE"
+    )
+    group_id: uuid.UUID = Field(
+        foreign_key="groups.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
+    shared_at: datetime = created_field()
+
+
 class Message(SQLModel, table=True):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_conversation_created", "conversation_id", "created_at", "id"),
+        # Analytics aggregate messages over a date range.
+        Index("ix_messages_created", "created_at"),
     )
 
     id: uuid.UUID = id_field()
@@ -69,6 +89,7 @@ class Message(SQLModel, table=True):
 
 class ToolCall(SQLModel, table=True):
     __tablename__ = "tool_calls"
+    __table_args__ = (Index("ix_tool_calls_created", "created_at"),)
 
     id: uuid.UUID = id_field()
     message_id: uuid.UUID = Field(foreign_key="messages.id", index=True, ondelete="CASCADE")

@@ -40,6 +40,7 @@ class Document(SQLModel, table=True):
         # One copy of the same content per owner: a second upload is recognised, not stored.
         UniqueConstraint("owner_id", "content_sha256", name="uq_documents_owner_content"),
         Index("ix_documents_owner_created", "owner_id", "created_at", "id"),
+        Index("ix_documents_created", "created_at"),
     )
 
     id: uuid.UUID = id_field()

@@ -12,6 +12,10 @@ from youworker.models.base import UTCDateTime, created_field, id_field, timestam
 from youworker.models.user import EMAIL_MAX, NAME_MAX
 
 
+GROUP_NAME_MAX = NAME_MAX
+GROUP_DESCRIPTION_MAX = 1000
+
+
 class GroupRole(StrEnum):
     ADMIN = "admin"
     MEMBER = "member"
@@ -21,8 +25,8 @@ class Group(SQLModel, table=True):
     __tablename__ = "groups"
 
     id: uuid.UUID = id_field()
-    name: str = Field(max_length=NAME_MAX)
-    description: str = Field(default="", max_length=1000)
+    name: str = Field(max_length=GROUP_NAME_MAX)
+    description: str = Field(default="", max_length=GROUP_DESCRIPTION_MAX)
     created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     created_at: datetime = created_field()
 
@@ -39,12 +43,17 @@ class GroupMembership(SQLModel, table=True):
 
 
 class GroupInvitation(SQLModel, table=True):
-    """An invitation by email; only the SHA-256 of its single-use token is stored."""
+    """An invitation by email; only the SHA-256 of its single-use token is stored.
+
+    Without a group it invites someone to the installation (registration by invitation only).
+    """
 
     __tablename__ = "group_invitations"
 
     id: uuid.UUID = id_field()
-    group_id: uuid.UUID = Field(foreign_key="groups.id", index=True, ondelete="CASCADE")
+    group_id: uuid.UUID | None = Field(
+        default=None, foreign_key="groups.id", index=True, ondelete="CASCADE"
+    )
     inviter_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     invitee_email: str = Field(max_length=EMAIL_MAX, index=True)
     token_hash: str = Field(max_length=64, unique=True)

@@ -67,3 +67,17 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = created_field()
     last_used_at: datetime | None = timestamp_field()
     revoked_at: datetime | None = timestamp_field()
+
+
+class PasswordReset(SQLModel, table=True):
+    """A single-use password-reset link; only the SHA-256 of its token is stored."""
+
+    __tablename__ = "password_resets"
+
+    id: uuid.UUID = id_field()
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True)
+    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = created_field()
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    used_at: datetime | None = timestamp_field()

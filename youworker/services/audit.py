@@ -31,6 +31,7 @@ def record(
     resource_id: uuid.UUID | str | None = None,
     context: RequestContext | None = None,
     actor_email: str | None = None,
+    group_id: uuid.UUID | None = None,
     **details: Any,
 ) -> AuditEvent:
     """Add an audit event to the caller's unit of work (committed with it)."""
@@ -41,6 +42,7 @@ def record(
         resource_type=resource_type,
         resource_id=str(resource_id) if resource_id is not None else None,
         ip=context.ip if context else None,
+        group_id=group_id,
         details=details,
     )
     session.add(event)

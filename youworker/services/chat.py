@@ -319,6 +319,17 @@ async def list_messages(
 ) -> MessagePage:
     """The latest messages (or those before `before`), returned oldest first."""
     conversation = await get_owned(session, actor, conversation_id)
+    return await messages_of(session, conversation, before=before, limit=limit)
+
+
+async def messages_of(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    before: uuid.UUID | None = None,
+    limit: int = 50,
+) -> MessagePage:
+    """A page of `conversation`'s messages; the caller has checked access."""
     limit = max(1, min(limit, PAGE_MAX))
     statement = select(Message).where(col(Message.conversation_id) == conversation.id)
     if before is not None:

@@ -11,7 +11,7 @@ from sqlmodel import SQLModel
 
 from youworker.db import rows_affected
 from youworker.logging import get_logger
-from youworker.models import Message, ToolCall
+from youworker.models import Message, OutboxMail, ToolCall
 from youworker.services import audit
 from youworker.services.encryption import MessageCipher
 
@@ -20,6 +20,7 @@ log = get_logger(__name__)
 ENCRYPTED_COLUMNS: dict[type[SQLModel], tuple[str, ...]] = {
     Message: ("content_enc", "thinking_enc"),
     ToolCall: ("arguments_enc", "result_enc", "error_enc"),
+    OutboxMail: ("body_enc",),
 }
 
 

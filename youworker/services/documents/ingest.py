@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from sqlalchemy import delete, update
-from sqlmodel import col, select
+from sqlmodel import col
 
 from youworker.db import session_scope
 from youworker.logging import get_logger
@@ -23,7 +23,6 @@ from youworker.models import (
     Document,
     DocumentChunk,
     DocumentPage,
-    DocumentShare,
     DocumentStatus,
     IngestionJob,
 )
@@ -32,6 +31,7 @@ from youworker.services.documents import jobs
 from youworker.services.documents.chunking import Chunk, ChunkingOptions, chunk_document
 from youworker.services.documents.embedders import Embedder, EmbedderError, sparse_vectors
 from youworker.services.documents.filetypes import DocumentKind, DocumentRejected
+from youworker.services.documents.library import sharing_groups
 from youworker.services.documents.parsing import ParsedDocument, parse_as
 from youworker.services.documents.storage import FileStore
 from youworker.services.documents.vectorstore import ChunkPoint, VectorStore, VectorStoreError
@@ -88,11 +88,7 @@ async def run_job(job: IngestionJob, worker_id: str, context: IngestContext) -> 
             await jobs.finish(session, job.id, worker_id)
             await session.commit()
             return
-        shares = list(
-            await session.scalars(
-                select(DocumentShare.group_id).where(col(DocumentShare.document_id) == document.id)
-            )
-        )
+        shares = await sharing_groups(session, document.id)
         snapshot = (document.id, document.owner_id, document.kind, document.name)
         previous_key = document.embedder_key
     document_id, owner_id, kind, name = snapshot
@@ -111,6 +107,7 @@ async def run_job(job: IngestionJob, worker_id: str, context: IngestContext) -> 
         await _index(context, embedder, document_id, owner_id, shares, chunks, previous_key)
         indexed_at = time.perf_counter()
         await _record(job, worker_id, document_id, parsed, chunks, embedder.key)
+        await _sync_shares(context, document_id, embedder.key, shares)
     except DocumentRejected as exc:
         await _fail(job, worker_id, exc.message)
         return
@@ -197,6 +194,19 @@ async def _index(
     finally:
         if pending_upsert is not None and not pending_upsert.done():
             pending_upsert.cancel()
+
+
+async def _sync_shares(
+    context: IngestContext, document_id: uuid.UUID, key: str, indexed_with: list[uuid.UUID]
+) -> None:
+    """Catch a share or unshare made while the document was being indexed.
+
+    Sharing updates the vectors itself once the document is ready; this covers the moment before.
+    """
+    async with session_scope() as session:
+        current = await sharing_groups(session, document_id)
+    if set(current) != set(indexed_with):
+        await context.store.set_document_access(key, str(document_id), [str(g) for g in current])
 
 
 def _embed_text(chunk: Chunk) -> str:

@@ -117,6 +117,12 @@ async def group_ids_of(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.U
     return list(await session.scalars(statement))
 
 
+async def sharing_groups(session: AsyncSession, document_id: uuid.UUID) -> list[uuid.UUID]:
+    """The groups a document is shared with."""
+    statement = select(DocumentShare.group_id).where(col(DocumentShare.document_id) == document_id)
+    return list(await session.scalars(statement))
+
+
 def readable_clause(user_id: uuid.UUID, group_ids: list[uuid.UUID]) -> ColumnElement[bool]:
     if not group_ids:
         return col(Document.owner_id) == user_id
