@@ -1,7 +1,10 @@
-"""`make bench`: run each benchmark in its own process, then rewrite docs/PERFORMANCE.md.
+"""`make bench`: run each benchmark in its own process, then write docs/PERFORMANCE.md.
 
-    .venv/bin/python -m bench [--only stream,concurrency,open,parse,retrieval,ingest] [--quick]
-        [--output PATH]
+    .venv/bin/python -m bench [--only stream,concurrency,open,parse,retrieval,ingest,admin]
+        [--quick] [--output PATH] [--replace]
+
+A full run rewrites the report; with `--only` the chosen benchmarks' sections replace theirs in
+the existing report and the other sections stay (`--replace` writes this run's alone).
 
 Every benchmark runs as `python -m bench.<module> --out <json>` with a time limit. Its servers
 and browsers are its own children; whatever still carries this run's marker in its environment
@@ -52,6 +55,8 @@ BENCHMARKS = (
     Benchmark("parse", "bench.parse_chunk", "4. Parsing and chunking documents", 180.0),
     Benchmark("retrieval", "bench.retrieval", "5. Retrieval with the access filter", 600.0),
     Benchmark("ingest", "bench.ingest", "6. Ingestion throughput", 600.0),
+    # Seeding its PostgreSQL database takes a few minutes the first time; later runs reuse it.
+    Benchmark("admin", "bench.admin_pages", "7. Analytics dashboard and audit log", 1800.0),
 )
 
 
@@ -224,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--output", type=Path, default=REPO_ROOT / "docs" / "PERFORMANCE.md", help="report path"
     )
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="with --only: write this run's results alone instead of merging them in",
+    )
     args = parser.parse_args(argv)
     configure_logging()
     wanted = {name.strip() for name in args.only.split(",") if name.strip()}
@@ -258,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
         quick=args.quick,
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(render(results, info))
+    merge = bool(wanted) and not args.replace and args.output.exists()
+    previous = args.output.read_text() if merge else None
+    args.output.write_text(render(results, info, previous))
     (RESULTS_DIR / "results.json").write_text(
         json.dumps({"run": asdict(info), "results": [asdict(r) for r in results]}, indent=2)
     )

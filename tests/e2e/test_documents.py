@@ -138,6 +138,9 @@ def test_download_delete_and_other_users(
     response = page.request.get(href)
     assert response.status == 200
     assert response.body() == handbook.read_bytes()
+    with page.expect_download() as saved:
+        link.click()
+    assert saved.value.suggested_filename == "handbook.pdf"
     assert "handbook.pdf" in response.headers["content-disposition"]
     row(page, "handbook.pdf").get_by_role("link", name="handbook.pdf").click()
     expect(page.get_by_test_id("document-title")).to_have_text("handbook.pdf")

@@ -9,6 +9,7 @@ from youworker.state.session import SessionState
 NAV_ITEMS = [
     ("Chat", "/chat", "message-square"),
     ("Documents", "/documents", "file-text"),
+    ("Shared with me", "/shared", "share-2"),
     ("Groups", "/groups", "users"),
     ("Account", "/account", "user-cog"),
 ]
@@ -26,7 +27,7 @@ def _nav_link(label: str, href: str, icon: str) -> rx.Component:
         padding_y="0.5rem",
         border_radius="0.5rem",
         width="100%",
-        data_testid=f"nav-{label.lower()}",
+        data_testid=f"nav-{label.lower().replace(' ', '-')}",
     )
 
 

@@ -100,7 +100,39 @@ def _copy_button(text: rx.Var[str]) -> rx.Component:
     )
 
 
-def message_bubble(message: MessageRow) -> rx.Component:
+def _error_callout(message: MessageRow, read_only: bool) -> rx.Component:
+    retry = rx.button("Retry", size="1", on_click=ChatState.regenerate, data_testid="retry")
+    return rx.callout(
+        rx.hstack(rx.text(message.error), *([] if read_only else [retry]), align="center"),
+        icon="triangle-alert",
+        color_scheme="red",
+        size="1",
+        width="100%",
+        data_testid="message-error",
+    )
+
+
+def _regenerate_button(message: MessageRow) -> rx.Component:
+    return rx.cond(
+        message.id == ChatState.last_answer_id,
+        rx.tooltip(
+            rx.icon_button(
+                rx.icon("refresh-cw", size=12),
+                size="1",
+                variant="ghost",
+                color_scheme="gray",
+                on_click=ChatState.regenerate,
+                aria_label="Regenerate",
+                data_testid="regenerate",
+            ),
+            content="Regenerate",
+        ),
+    )
+
+
+def message_bubble(message: MessageRow, *, read_only: bool = False) -> rx.Component:
+    """One message; `read_only` (someone else's shared conversation) leaves out retry and
+    regenerate, which act on the viewer's own open conversation."""
     is_user = message.role == "user"
     body = rx.vstack(
         rx.foreach(message.tools, tool_card),
@@ -120,23 +152,7 @@ def message_bubble(message: MessageRow) -> rx.Component:
         ),
         rx.box(safe_markdown(message.content), width="100%", data_testid="message-content"),
         sources(message),
-        rx.cond(
-            message.status == "error",
-            rx.callout(
-                rx.hstack(
-                    rx.text(message.error),
-                    rx.button(
-                        "Retry", size="1", on_click=ChatState.regenerate, data_testid="retry"
-                    ),
-                    align="center",
-                ),
-                icon="triangle-alert",
-                color_scheme="red",
-                size="1",
-                width="100%",
-                data_testid="message-error",
-            ),
-        ),
+        rx.cond(message.status == "error", _error_callout(message, read_only)),
         rx.cond(
             message.status == "stopped",
             rx.text("Stopped", size="1", color_scheme="gray", data_testid="stopped-marker"),
@@ -150,21 +166,7 @@ def message_bubble(message: MessageRow) -> rx.Component:
                 ),
             ),
             _copy_button(message.raw),
-            rx.cond(
-                message.id == ChatState.last_answer_id,
-                rx.tooltip(
-                    rx.icon_button(
-                        rx.icon("refresh-cw", size=12),
-                        size="1",
-                        variant="ghost",
-                        color_scheme="gray",
-                        on_click=ChatState.regenerate,
-                        aria_label="Regenerate",
-                        data_testid="regenerate",
-                    ),
-                    content="Regenerate",
-                ),
-            ),
+            *([] if read_only else [_regenerate_button(message)]),
             spacing="2",
             align="center",
         ),

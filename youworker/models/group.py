@@ -11,7 +11,6 @@ from sqlmodel import Field, SQLModel
 from youworker.models.base import UTCDateTime, created_field, id_field, timestamp_field
 from youworker.models.user import EMAIL_MAX, NAME_MAX
 
-
 GROUP_NAME_MAX = NAME_MAX
 GROUP_DESCRIPTION_MAX = 1000
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
-from youworker.components.layout import admin_tabs, app_shell
+from youworker.components.layout import admin_tabs, app_shell, field_error
 from youworker.state.admin import AdminState
+from youworker.state.groups import InvitationRow
 
 
 def _user_row(row: rx.Var[dict[str, str]]) -> rx.Component:
@@ -40,13 +41,23 @@ def _user_row(row: rx.Var[dict[str, str]]) -> rx.Component:
                 rx.text("you", size="1", color_scheme="gray"),
                 rx.cond(
                     row["active"] == "yes",
-                    rx.button(
-                        "Deactivate",
-                        size="1",
-                        variant="soft",
-                        color_scheme="red",
-                        on_click=AdminState.set_active(row["id"], "no"),
-                        data_testid=f"deactivate-{row['email']}",
+                    rx.hstack(
+                        rx.button(
+                            "Send reset link",
+                            size="1",
+                            variant="soft",
+                            on_click=AdminState.send_reset_link(row["id"]),
+                            data_testid=f"reset-{row['email']}",
+                        ),
+                        rx.button(
+                            "Deactivate",
+                            size="1",
+                            variant="soft",
+                            color_scheme="red",
+                            on_click=AdminState.set_active(row["id"], "no"),
+                            data_testid=f"deactivate-{row['email']}",
+                        ),
+                        spacing="2",
                     ),
                     rx.button(
                         "Reactivate",
@@ -139,6 +150,65 @@ def _policy() -> rx.Component:
     )
 
 
+def _pending_row(row: rx.Var[InvitationRow]) -> rx.Component:
+    return rx.hstack(
+        rx.icon("mail", size=14),
+        rx.text(row.email, size="2"),
+        rx.text(f"expires {row.expires}", size="1", color_scheme="gray"),
+        rx.spacer(),
+        rx.button(
+            "Withdraw",
+            size="1",
+            variant="soft",
+            color_scheme="gray",
+            on_click=AdminState.revoke_invitation(row.id),
+            data_testid=f"revoke-site-{row.email}",
+        ),
+        width="100%",
+        align="center",
+        data_testid="pending-site-invitation",
+    )
+
+
+def _invite() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Invite someone", size="4"),
+            rx.text(
+                "They get a link to create an account, even when registration is by invitation "
+                "only. To invite into a group, use the group's page.",
+                size="1",
+                color_scheme="gray",
+            ),
+            rx.form(
+                rx.hstack(
+                    rx.input(
+                        name="email",
+                        type="email",
+                        placeholder="name@example.com",
+                        max_length=254,
+                        required=True,
+                        width="20rem",
+                        data_testid="site-invite-email",
+                    ),
+                    rx.button("Send invitation", type="submit", data_testid="site-invite-submit"),
+                ),
+                on_submit=AdminState.invite,
+                reset_on_submit=True,
+            ),
+            field_error(AdminState.invite_error),
+            rx.cond(
+                AdminState.invite_note != "",
+                rx.callout(AdminState.invite_note, icon="send", data_testid="site-invite-note"),
+            ),
+            rx.foreach(AdminState.pending_invitations, _pending_row),
+            width="100%",
+        ),
+        width="100%",
+        margin_bottom="1.25rem",
+    )
+
+
 def admin_page() -> rx.Component:
     return app_shell(
         admin_tabs("users"),
@@ -150,7 +220,7 @@ def admin_page() -> rx.Component:
                 color_scheme="red",
                 data_testid="access-denied",
             ),
-            rx.fragment(_users(), _policy()),
+            rx.fragment(_users(), _invite(), _policy()),
         ),
         title="Admin",
     )

@@ -11,7 +11,7 @@ MAX_EMAIL = 254
 MAX_PASSWORD = 256
 
 
-def _card(*children: rx.Component, title: str) -> rx.Component:
+def auth_card(*children: rx.Component, title: str) -> rx.Component:
     return rx.center(
         rx.card(
             rx.vstack(
@@ -40,7 +40,7 @@ def _card(*children: rx.Component, title: str) -> rx.Component:
     )
 
 
-def _field(label: str, name: str, error: rx.Var[str], **props: object) -> rx.Component:
+def form_field(label: str, name: str, error: rx.Var[str], **props: object) -> rx.Component:
     return rx.vstack(
         rx.text(label, as_="label", html_for=name, size="2", weight="medium"),
         rx.input(id=name, name=name, width="100%", size="3", **props),
@@ -52,7 +52,7 @@ def _field(label: str, name: str, error: rx.Var[str], **props: object) -> rx.Com
 
 
 def login_page() -> rx.Component:
-    return _card(
+    return auth_card(
         rx.form(
             rx.vstack(
                 rx.cond(
@@ -65,7 +65,7 @@ def login_page() -> rx.Component:
                         data_testid="form-error",
                     ),
                 ),
-                _field(
+                form_field(
                     "Email",
                     "email",
                     LoginState.email_error,
@@ -74,7 +74,7 @@ def login_page() -> rx.Component:
                     auto_complete="username",
                     auto_focus=True,
                 ),
-                _field(
+                form_field(
                     "Password",
                     "password",
                     LoginState.password_error,
@@ -92,12 +92,19 @@ def login_page() -> rx.Component:
             width="100%",
         ),
         rx.text("No account yet? ", rx.link("Create one", href="/register"), size="2"),
+        # No self-service reset: it would let anyone probe which emails have accounts.
+        rx.text(
+            "Forgot your password? Ask an administrator for a reset link.",
+            size="1",
+            color_scheme="gray",
+            data_testid="forgot-password-hint",
+        ),
         title="Sign in",
     )
 
 
 def register_page() -> rx.Component:
-    return _card(
+    return auth_card(
         rx.cond(
             RegisterState.invite_only,
             rx.callout(
@@ -118,7 +125,7 @@ def register_page() -> rx.Component:
                             data_testid="form-error",
                         ),
                     ),
-                    _field(
+                    form_field(
                         "Email",
                         "email",
                         RegisterState.email_error,
@@ -127,14 +134,14 @@ def register_page() -> rx.Component:
                         auto_complete="email",
                         auto_focus=True,
                     ),
-                    _field(
+                    form_field(
                         "Display name",
                         "display_name",
                         RegisterState.display_name_error,
                         max_length=100,
                         auto_complete="name",
                     ),
-                    _field(
+                    form_field(
                         "Password (at least 10 characters)",
                         "password",
                         RegisterState.password_error,
@@ -142,7 +149,7 @@ def register_page() -> rx.Component:
                         max_length=MAX_PASSWORD,
                         auto_complete="new-password",
                     ),
-                    _field(
+                    form_field(
                         "Confirm password",
                         "confirm_password",
                         RegisterState.confirm_error,

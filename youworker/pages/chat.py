@@ -6,7 +6,9 @@ import reflex as rx
 
 from youworker.components.layout import app_shell_wide
 from youworker.components.message import live_answer, message_bubble
+from youworker.components.share_dialog import share_dialog
 from youworker.state.chat import ChatState, ConversationRow, ToolToggle
+from youworker.state.share_dialog import CONVERSATION, ShareDialogState
 
 
 def _conversation_item(row: ConversationRow) -> rx.Component:
@@ -33,6 +35,11 @@ def _conversation_item(row: ConversationRow) -> rx.Component:
             ),
             rx.menu.content(
                 rx.menu.item("Rename", on_click=ChatState.ask_rename(row.id, row.title)),
+                rx.menu.item(
+                    "Share",
+                    on_click=ShareDialogState.open_conversation(row.id, row.title),
+                    data_testid="share-conversation",
+                ),
                 rx.menu.item(
                     "Delete",
                     color="red",
@@ -150,6 +157,11 @@ def conversation_list() -> rx.Component:
         ),
         _rename_dialog(),
         _delete_dialog(),
+        share_dialog(
+            CONVERSATION,
+            "Members of the groups you switch on can read this conversation, not write in it.",
+            "share-chat-group-",
+        ),
         width="16rem",
         min_width="16rem",
         height="100vh",
@@ -206,6 +218,19 @@ def _header() -> rx.Component:
                 spacing="1",
             ),
             content="Search your documents before answering, and cite them",
+        ),
+        rx.cond(
+            ChatState.current_id != "",
+            rx.button(
+                rx.icon("share-2", size=14),
+                "Share",
+                size="1",
+                variant="soft",
+                on_click=ShareDialogState.open_conversation(
+                    ChatState.current_id, ChatState.current_title
+                ),
+                data_testid="share-chat",
+            ),
         ),
         rx.popover.root(
             rx.popover.trigger(

@@ -10,9 +10,12 @@ from reflex.vars.base import Var
 # The chosen files live in Reflex's upload context; sizes are read there for per-file progress.
 from reflex_components_core.core.upload import get_upload_files_context_var_data
 
+from youworker.components.download import download_link
 from youworker.components.layout import app_shell
+from youworker.components.share_dialog import share_dialog
 from youworker.services.documents.filetypes import SUPPORTED_TYPES
 from youworker.state.documents import DocumentRow, DocumentsState, UploadRow
+from youworker.state.share_dialog import DOCUMENT, ShareDialogState
 
 UPLOAD_ID = "documents"
 
@@ -183,17 +186,22 @@ def _status(row: DocumentRow) -> rx.Component:
 def _actions(row: DocumentRow) -> rx.Component:
     return rx.hstack(
         rx.tooltip(
-            rx.link(
-                rx.icon_button(rx.icon("download", size=14), size="1", variant="ghost"),
-                href=f"/api/documents/{row.id}/download",
-                is_external=False,
-                data_testid="download",
-            ),
+            download_link("", f"/api/documents/{row.id}/download", testid="download"),
             content="Download the original",
         ),
         rx.cond(
             row.is_owner,
             rx.hstack(
+                rx.tooltip(
+                    rx.icon_button(
+                        rx.icon("share-2", size=14),
+                        size="1",
+                        variant="ghost",
+                        on_click=ShareDialogState.open_document(row.id, row.name),
+                        data_testid="share",
+                    ),
+                    content="Share with your groups",
+                ),
                 rx.tooltip(
                     rx.icon_button(
                         rx.icon("refresh-cw", size=14),
@@ -223,6 +231,27 @@ def _actions(row: DocumentRow) -> rx.Component:
     )
 
 
+def _owner(row: DocumentRow) -> rx.Component:
+    return rx.vstack(
+        rx.text(row.owner, size="1", data_testid="document-owner"),
+        rx.cond(
+            row.share_label != "",
+            rx.tooltip(
+                rx.badge(
+                    rx.icon("users", size=12),
+                    row.share_label,
+                    color_scheme="blue",
+                    variant="soft",
+                    size="1",
+                    data_testid="share-badge",
+                ),
+                content=row.share_groups,
+            ),
+        ),
+        spacing="1",
+    )
+
+
 def _row(row: DocumentRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
@@ -234,7 +263,7 @@ def _row(row: DocumentRow) -> rx.Component:
         rx.table.cell(rx.text(row.pages, size="1")),
         rx.table.cell(rx.text(row.chunks, size="1")),
         rx.table.cell(_status(row)),
-        rx.table.cell(rx.text(row.owner, size="1")),
+        rx.table.cell(_owner(row)),
         rx.table.cell(rx.text(row.created, size="1", white_space="nowrap")),
         rx.table.cell(_actions(row)),
         data_testid="document-row",
@@ -393,6 +422,12 @@ def documents_page() -> rx.Component:
             ),
             _table(),
             _delete_dialog(),
+            share_dialog(
+                DOCUMENT,
+                "Members of the groups you switch on can read, download and search it; "
+                "only you can change or delete it.",
+                "share-group-",
+            ),
             width="100%",
             spacing="4",
         ),

@@ -183,14 +183,13 @@ async def delete_group(
     actor: User | None,
     group_id: uuid.UUID,
     context: audit.RequestContext | None = None,
-) -> list[uuid.UUID]:
-    """Delete the group; returns the documents that were shared with it (their access changes)."""
+) -> None:
+    """Delete the group with its memberships, shares and invitations.
+
+    Vectors of documents shared with it keep the dead group id in their access list; no one can
+    be a member of it any more, so it grants nothing.
+    """
     group = await get_managed(session, actor, group_id)
-    shared = list(
-        await session.scalars(
-            select(DocumentShare.document_id).where(col(DocumentShare.group_id) == group_id)
-        )
-    )
     # SQLite enforces ON DELETE CASCADE only with a pragma, so children are deleted explicitly.
     for table in (DocumentShare, ConversationShare, GroupInvitation, GroupMembership):
         await session.execute(delete(table).where(col(table.group_id) == group_id))
@@ -206,7 +205,6 @@ async def delete_group(
     )
     await session.delete(group)
     await session.commit()
-    return shared
 
 
 async def list_my_groups(session: AsyncSession, actor: User | None) -> list[GroupSummary]:

@@ -8,10 +8,11 @@ membership tables at request time, so leaving or being removed from a group ends
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -20,6 +21,7 @@ from youworker.logging import get_logger
 from youworker.models import (
     Conversation,
     ConversationShare,
+    Document,
     DocumentShare,
     Group,
     GroupMembership,
@@ -34,6 +36,7 @@ from youworker.services.errors import NotFound
 log = get_logger(__name__)
 
 CONVERSATION_NOT_FOUND = "Conversation not found."
+MAX_LISTED_DOCUMENTS = 500
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class SharedConversation:
     owner_name: str
     group_names: list[str]
     updated_at: datetime
+    is_owner: bool = False  # the actor's own conversation
 
 
 async def _my_group(session: AsyncSession, user: User, group_id: uuid.UUID) -> Group:
@@ -251,3 +255,71 @@ async def list_shared_with_me(
         elif group_name not in entry.group_names:
             entry.group_names.append(group_name)
     return list(merged.values())
+
+
+def _my_groups(user_id: uuid.UUID) -> SelectOfScalar[uuid.UUID]:
+    return select(GroupMembership.group_id).where(col(GroupMembership.user_id) == user_id)
+
+
+async def document_share_names(
+    session: AsyncSession, actor: User | None, document_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    """For a page of documents, the groups each is shared with, as the actor may see them.
+
+    The owner sees every group; anyone else only their own groups (the ones that give them the
+    document), never who else it was shared with. Documents without such groups are left out.
+    """
+    user = require_active(actor)
+    wanted = list(dict.fromkeys(document_ids))[:MAX_LISTED_DOCUMENTS]
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(DocumentShare.document_id, Group.name)
+        .join(Group, col(Group.id) == col(DocumentShare.group_id))
+        .join(Document, col(Document.id) == col(DocumentShare.document_id))
+        .where(
+            col(DocumentShare.document_id).in_(wanted),
+            or_(
+                col(Document.owner_id) == user.id,
+                col(DocumentShare.group_id).in_(_my_groups(user.id)),
+            ),
+        )
+        .order_by(func.lower(col(Group.name)), col(Group.id))
+    )
+    names: dict[uuid.UUID, list[str]] = {}
+    for document_id, name in rows.all():
+        names.setdefault(document_id, []).append(name)
+    return names
+
+
+async def describe_shared_conversation(
+    session: AsyncSession, actor: User | None, conversation_id: uuid.UUID
+) -> SharedConversation:
+    """Title, owner and the groups through which the actor reads the conversation.
+
+    Like `get_shared_conversation`, "not found" unless the actor owns it or is in one of its
+    groups; the owner is told every group, a member only their own.
+    """
+    conversation = await get_shared_conversation(session, actor, conversation_id)
+    assert actor is not None
+    owner_name = await session.scalar(
+        select(User.display_name).where(col(User.id) == conversation.owner_id)
+    )
+    statement = (
+        select(Group.name)
+        .join(ConversationShare, col(ConversationShare.group_id) == col(Group.id))
+        .where(col(ConversationShare.conversation_id) == conversation.id)
+    )
+    if conversation.owner_id != actor.id:
+        statement = statement.where(col(Group.id).in_(_my_groups(actor.id)))
+    group_names = await session.scalars(
+        statement.order_by(func.lower(col(Group.name)), col(Group.id))
+    )
+    return SharedConversation(
+        id=conversation.id,
+        title=conversation.title,
+        owner_name=owner_name or "",
+        group_names=list(group_names),
+        updated_at=conversation.updated_at,
+        is_owner=conversation.owner_id == actor.id,
+    )

@@ -8,9 +8,16 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from youworker.db import session_scope
-from youworker.models import User
-from youworker.services import registration, users_admin
-from youworker.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from youworker.models import MailStatus, User
+from youworker.services import invitations, password_reset, registration, users_admin
+from youworker.services.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceError,
+    ValidationFailed,
+)
+from youworker.state.groups import InvitationRow, delivery_note
 from youworker.state.session import SessionState
 
 PAGE_SIZE = 20
@@ -23,6 +30,9 @@ class AdminState(SessionState):
     page: int = 0
     query: str = ""
     registration_mode: str = registration.RegistrationMode.OPEN.value
+    pending_invitations: list[InvitationRow] = []
+    invite_error: str = ""
+    invite_note: str = ""
 
     @rx.var
     def page_count(self) -> int:
@@ -39,6 +49,16 @@ class AdminState(SessionState):
                 db, actor, query=self.query, offset=self.page * PAGE_SIZE, limit=PAGE_SIZE
             )
             self.registration_mode = (await registration.get_mode(db)).value
+            pending = await invitations.list_pending(db, actor, None)
+        self.pending_invitations = [
+            InvitationRow(
+                id=str(p.id),
+                email=p.email,
+                inviter=p.inviter_name,
+                expires=p.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            )
+            for p in pending
+        ]
         self.total_users = result.total
         self.users = [
             {
@@ -118,6 +138,30 @@ class AdminState(SessionState):
         return await self._apply("active", user_id, active)
 
     @rx.event
+    async def send_reset_link(self, user_id: str) -> EventSpec | None:
+        actor, redirect = await self._guarded()
+        if actor is None:
+            return redirect or rx.toast.error("Administrators only.")
+        try:
+            async with session_scope() as db:
+                sent = await password_reset.send_reset_link(
+                    db, actor, uuid.UUID(user_id), self._context()
+                )
+        except (Conflict, Forbidden, NotFound) as exc:
+            return rx.toast.error(exc.message)
+        except ValueError:
+            return rx.toast.error("User not found.")
+        if sent.delivery == MailStatus.SENT:
+            return rx.toast.success(f"Reset link sent to {sent.email}.")
+        if sent.delivery == MailStatus.FAILED:
+            return rx.toast.warning(
+                f"Sending to {sent.email} failed; the reset link is in the outbox."
+            )
+        return rx.toast.info(
+            f"SMTP is not configured: the reset link for {sent.email} is in the outbox."
+        )
+
+    @rx.event
     async def set_registration_mode(self, mode: str) -> EventSpec | None:
         actor, redirect = await self._guarded()
         if actor is None:
@@ -130,3 +174,40 @@ class AdminState(SessionState):
         except (Forbidden, ValidationFailed) as exc:
             return rx.toast.error(exc.message)
         return rx.toast.success("Registration policy saved.")
+
+    @rx.event
+    async def invite(self, form: dict[str, str]) -> EventSpec | None:
+        """Invite someone to the installation (they may register even when it is invite-only)."""
+        self.invite_error = self.invite_note = ""
+        actor, redirect = await self._guarded()
+        if actor is None:
+            return redirect or rx.toast.error("Administrators only.")
+        try:
+            async with session_scope() as db:
+                sent = await invitations.invite(
+                    db, actor, str(form.get("email", "")), None, self._context()
+                )
+        except ValidationFailed as exc:
+            self.invite_error = exc.fields.get("email", exc.message)
+            return None
+        except ServiceError as exc:
+            self.invite_error = exc.message
+            return None
+        self.invite_note = delivery_note(sent.delivered_by, sent.invitation.invitee_email)
+        await self._reload(actor)
+        return None
+
+    @rx.event
+    async def revoke_invitation(self, invitation_id: str) -> EventSpec | None:
+        actor, redirect = await self._guarded()
+        if actor is None:
+            return redirect or rx.toast.error("Administrators only.")
+        try:
+            async with session_scope() as db:
+                await invitations.revoke(db, actor, uuid.UUID(invitation_id), self._context())
+        except ServiceError as exc:
+            return rx.toast.error(exc.message)
+        except ValueError:
+            return rx.toast.error("Invitation not found.")
+        await self._reload(actor)
+        return rx.toast.success("Invitation withdrawn.")

@@ -12,7 +12,7 @@ from youworker.services.registration import RegistrationMode, get_mode
 from youworker.state.session import SessionState, safe_next
 
 
-def _hand_off(code: str, next_path: str) -> EventSpec:
+def hand_off(code: str, next_path: str) -> EventSpec:
     """Let the browser swap the hand-off code for the HttpOnly cookie, then reload."""
     # Both values are url-safe by construction (token_urlsafe and safe_next), so inlining is safe.
     return rx.call_script(
@@ -56,7 +56,7 @@ class LoginState(SessionState):
         except AuthenticationFailed as exc:
             self.form_error = exc.message
             return None
-        return _hand_off(code, safe_next(self.router.url.query_parameters.get("next")))
+        return hand_off(code, safe_next(self.router.url.query_parameters.get("next")))
 
 
 class RegisterState(SessionState):
@@ -106,4 +106,4 @@ class RegisterState(SessionState):
         except Forbidden as exc:
             self.form_error = exc.message
             return None
-        return _hand_off(code, "/chat")
+        return hand_off(code, "/chat")

@@ -111,7 +111,8 @@ def _source(citation: Citation) -> SourceRow:
     return SourceRow(citation.number, label, citation.snippet, passage_url(citation))
 
 
-def _row(view: chat.MessageView) -> MessageRow:
+def message_row(view: chat.MessageView) -> MessageRow:
+    """A saved message as a thread shows it (here and in the shared read-only view)."""
     return MessageRow(
         id=view.id,
         role=view.role,
@@ -229,7 +230,7 @@ class ChatState(SessionState):
         async with session_scope() as db:
             page = await chat.list_messages(db, user, conversation.id, limit=THREAD_PAGE)
         # The answer being written shows in the live bubble, not as a saved message.
-        self.messages = [_row(v) for v in page.messages if v.status != "streaming"]
+        self.messages = [message_row(v) for v in page.messages if v.status != "streaming"]
         self.pending_messages = []
         self.has_older = page.has_more
         self.current_title = conversation.title
@@ -347,7 +348,7 @@ class ChatState(SessionState):
                 before=uuid.UUID(self.messages[0].id),
                 limit=THREAD_PAGE,
             )
-        self.messages = [*[_row(v) for v in page.messages], *self.messages]
+        self.messages = [*[message_row(v) for v in page.messages], *self.messages]
         self.has_older = page.has_more
         return None
 

@@ -89,8 +89,7 @@ class DocumentViewState(SessionState):
         return f"/api/documents/{self.document_id}/download" if self.document_id else ""
 
     def _route_document(self) -> str:
-        parts = [p for p in self.router.url.path.split("/") if p]
-        return parts[1] if len(parts) >= 2 and parts[0] == "documents" else ""
+        return self._route_arg("documents")
 
     async def _show(
         self, user: User, document_id: uuid.UUID, first: int, passage: library.ChunkLocation | None

@@ -14,12 +14,13 @@ from reflex.event import EventSpec
 
 from youworker.db import session_scope
 from youworker.models import User
-from youworker.services import runtime
+from youworker.services import runtime, sharing
 from youworker.services.documents import jobs, library
 from youworker.services.documents.filetypes import format_size
 from youworker.services.errors import ServiceError
 from youworker.settings import get_settings
 from youworker.state.session import SessionState
+from youworker.state.share_dialog import DOCUMENT, ShareDialogState
 
 PAGE_SIZE = 20
 # Jobs in other processes change status without waking this one: poll this often meanwhile.
@@ -50,6 +51,8 @@ class DocumentRow:
     created: str = ""
     is_owner: bool = False
     stale: bool = False
+    share_label: str = ""  # "Shared with 2 groups" (owner) or "Shared with you via Team"
+    share_groups: str = ""
 
 
 @dataclasses.dataclass
@@ -63,7 +66,18 @@ class UploadRow:
     document_id: str = ""
 
 
-def _row(view: library.DocumentView, embedder_key: str) -> DocumentRow:
+def _share_label(is_owner: bool, groups: list[str]) -> str:
+    if not groups:
+        return ""
+    if is_owner:
+        return f"Shared with {len(groups)} group{'s' if len(groups) > 1 else ''}"
+    return f"Shared with you via {', '.join(groups)}"
+
+
+def _row(
+    view: library.DocumentView, embedder_key: str, groups: list[str] | None = None
+) -> DocumentRow:
+    groups = groups or []
     return DocumentRow(
         id=view.id,
         name=view.name,
@@ -78,6 +92,8 @@ def _row(view: library.DocumentView, embedder_key: str) -> DocumentRow:
         created=view.created_at.strftime("%Y-%m-%d %H:%M"),
         is_owner=view.is_owner,
         stale=bool(embedder_key and view.embedder_key) and view.embedder_key != embedder_key,
+        share_label=_share_label(view.is_owner, groups),
+        share_groups=", ".join(groups),
     )
 
 
@@ -151,8 +167,13 @@ class DocumentsState(SessionState):
             self.stale_count = (
                 await library.count_stale(db, user, self._embedder_key) if embedder else 0
             )
+            shares = await sharing.document_share_names(
+                db, user, [uuid.UUID(view.id) for view in page.items]
+            )
         self.total = page.total
-        self.rows = [_row(view, self._embedder_key) for view in page.items]
+        self.rows = [
+            _row(view, self._embedder_key, shares.get(uuid.UUID(view.id))) for view in page.items
+        ]
 
     def _pending(self) -> bool:
         return any(row.status in PENDING for row in self.rows)
@@ -169,6 +190,14 @@ class DocumentsState(SessionState):
         self.notice = ""
         self.uploads = []
         self.deleting_id = ""
+        share = await self.get_state(ShareDialogState)
+        if share.share_kind == DOCUMENT:  # left open when the browser went back
+            share.share_kind = ""
+        return await self._reload()
+
+    @rx.event
+    async def refresh(self) -> EventSpec | None:
+        """Reload the current page of the list (after a document's sharing changed)."""
         return await self._reload()
 
     @rx.event
@@ -215,7 +244,7 @@ class DocumentsState(SessionState):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiter.wait(), STATUS_POLL_SECONDS)
                 async with self:
-                    if not self.router.page.path.startswith("/documents"):
+                    if not self.router.url.path.startswith("/documents"):
                         return
                     user = await self._authenticate()
                     if user is None:
@@ -292,7 +321,13 @@ class DocumentsState(SessionState):
         try:
             async with session_scope() as db:
                 result = await library.upload(
-                    db, user, runtime.get_file_store(), name, data, max_bytes=max_bytes
+                    db,
+                    user,
+                    runtime.get_file_store(),
+                    name,
+                    data,
+                    max_bytes=max_bytes,
+                    context=self._context(),
                 )
         except ServiceError as exc:
             row.state, row.message = "rejected", exc.message.removeprefix("file: ")
@@ -343,7 +378,7 @@ class DocumentsState(SessionState):
             return self._to_sign_in()
         try:
             async with session_scope() as db:
-                await library.reindex(db, user, uuid.UUID(document_id))
+                await library.reindex(db, user, uuid.UUID(document_id), self._context())
         except (ServiceError, ValueError) as exc:
             self.notice = getattr(exc, "message", "Document not found.")
         return await self._reload()
@@ -387,6 +422,7 @@ class DocumentsState(SessionState):
                     uuid.UUID(target),
                     runtime.get_file_store(),
                     runtime.get_vector_store(),
+                    self._context(),
                 )
             self.notice = f"Deleted {removed.name}."
         except (ServiceError, ValueError) as exc:

@@ -48,6 +48,11 @@ class SessionState(rx.State):
             ip=self.router.session.client_ip or None, user_agent=self.router.headers.user_agent
         )
 
+    def _route_arg(self, section: str) -> str:
+        """The path segment after `/section/` (a dynamic route's argument), or ""."""
+        parts = [p for p in self.router.url.path.split("/") if p]
+        return parts[1] if len(parts) >= 2 and parts[0] == section else ""
+
     def _forget_user(self) -> None:
         self.user_email = ""
         self.user_name = ""

@@ -32,6 +32,7 @@ from youworker.models import (
     User,
 )
 from youworker.models.base import utcnow
+from youworker.services import audit
 from youworker.services.authz import require_active
 from youworker.services.documents import jobs
 from youworker.services.documents.filetypes import (
@@ -224,6 +225,7 @@ async def upload(
     data: bytes,
     *,
     max_bytes: int,
+    context: audit.RequestContext | None = None,
 ) -> UploadResult:
     """Check, store and queue one file; the same content from the same owner is recognised.
 
@@ -242,6 +244,17 @@ async def upload(
     await asyncio.to_thread(files.write, document.id, data)
     session.add(document)
     session.add(IngestionJob(document_id=document.id))
+    audit.record(
+        session,
+        "document.upload",
+        actor=user,
+        resource_type="document",
+        resource_id=document.id,
+        context=context,
+        name=name,
+        size=len(data),
+        kind=kind,
+    )
     try:
         await session.commit()
     except IntegrityError:
@@ -283,7 +296,12 @@ async def _by_content(session: AsyncSession, owner_id: uuid.UUID, digest: str) -
     )
 
 
-async def reindex(session: AsyncSession, actor: User, document_id: uuid.UUID) -> Document:
+async def reindex(
+    session: AsyncSession,
+    actor: User,
+    document_id: uuid.UUID,
+    context: audit.RequestContext | None = None,
+) -> Document:
     """Queue the document again (also the retry after a failure); no-op while one is pending."""
     document = await get_owned(session, actor, document_id)
     pending = await session.scalar(
@@ -299,6 +317,15 @@ async def reindex(session: AsyncSession, actor: User, document_id: uuid.UUID) ->
     document.updated_at = utcnow()
     session.add(document)
     session.add(IngestionJob(document_id=document.id))
+    audit.record(
+        session,
+        "document.reindex",
+        actor=actor,
+        resource_type="document",
+        resource_id=document.id,
+        context=context,
+        name=document.name,
+    )
     await session.commit()
     await session.refresh(document)
     jobs.notify()
@@ -312,6 +339,7 @@ async def delete_document(
     document_id: uuid.UUID,
     files: FileStore,
     store: VectorStore,
+    context: audit.RequestContext | None = None,
 ) -> Document:
     """Remove the record, its pages, chunks, jobs, file and vectors.
 
@@ -323,6 +351,17 @@ async def delete_document(
     for table in (DocumentChunk, DocumentPage, IngestionJob, DocumentShare):
         await session.execute(delete(table).where(col(table.document_id) == document_id))
     await session.delete(document)
+    audit.record(
+        session,
+        "document.delete",
+        actor=actor,
+        resource_type="document",
+        resource_id=document_id,
+        context=context,
+        name=document.name,
+        size=document.size_bytes,
+        kind=document.kind,
+    )
     await session.commit()
     files.delete(document_id)
     if embedder_key:

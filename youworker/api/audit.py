@@ -1,0 +1,71 @@
+"""GET /api/admin/audit.csv: the audit log as CSV (session cookie or API key), streamed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+
+from youworker.api.deps import current_user, request_context
+from youworker.db import session_scope
+from youworker.models import User
+from youworker.services import audit_log
+from youworker.services.errors import AuthenticationFailed, Forbidden, ValidationFailed
+
+router = APIRouter()
+
+Text = Annotated[str, Query(max_length=300)]
+
+
+@router.get("/api/admin/audit.csv")
+async def export_audit_csv(
+    request: Request,
+    actor: Text = "",
+    action: Text = "",
+    resource_type: Text = "",
+    resource_id: Text = "",
+    group_id: Text = "",
+    start: Text = "",
+    end: Text = "",
+) -> StreamingResponse:
+    user = await current_user(request)
+    if user is None:
+        raise HTTPException(status_code=401, detail="sign in to export the audit log")
+    try:
+        filters = audit_log.AuditFilter.from_params(
+            actor=actor,
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            group_id=group_id,
+            start=start,
+            end=end,
+        )
+        async with session_scope() as db:
+            filters = await audit_log.begin_export(db, user, filters, request_context(request))
+    except ValidationFailed as exc:
+        raise HTTPException(status_code=400, detail=exc.message) from None
+    except AuthenticationFailed as exc:
+        raise HTTPException(status_code=401, detail=exc.message) from None
+    except Forbidden as exc:
+        raise HTTPException(status_code=403, detail=exc.message) from None
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return StreamingResponse(
+        _lines(user, filters),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="audit-{stamp}.csv"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+async def _lines(user: User, filters: audit_log.AuditFilter) -> AsyncIterator[str]:
+    # The request's session is gone by now: the stream reads with its own.
+    async with session_scope() as db:
+        async for line in audit_log.export_csv(db, user, filters):
+            yield line

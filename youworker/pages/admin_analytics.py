@@ -1,0 +1,327 @@
+"""Admin analytics: daily charts over a date range, and usage per user."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from youworker.components.layout import admin_tabs, app_shell, field_error
+from youworker.state.admin_analytics import (
+    PRESETS,
+    AdminAnalyticsState,
+    AdminUsageState,
+    AnalyticsRange,
+)
+
+CHART_HEIGHT = 220
+BLUE, GREEN, RED, AMBER = "#3e63dd", "#30a46c", "#e5484d", "#ffb224"
+
+
+def _access_denied() -> rx.Component:
+    return rx.callout(
+        "Administrators only. You do not have access to this page.",
+        icon="shield-x",
+        color_scheme="red",
+        data_testid="access-denied",
+    )
+
+
+def _range_bar(state: type[AnalyticsRange], other_page: rx.Component) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.text("From", size="2"),
+                rx.input(
+                    type="date",
+                    value=state.start,
+                    on_change=state.change_start,
+                    data_testid="range-start",
+                ),
+                rx.text("to", size="2"),
+                rx.input(
+                    type="date",
+                    value=state.end,
+                    on_change=state.change_end,
+                    data_testid="range-end",
+                ),
+                *[
+                    rx.button(
+                        f"{days} days",
+                        size="1",
+                        variant="soft",
+                        on_click=state.pick_preset(days),
+                        data_testid=f"preset-{days}",
+                    )
+                    for days in PRESETS
+                ],
+                rx.spacer(),
+                other_page,
+                align="center",
+                wrap="wrap",
+                width="100%",
+            ),
+            rx.box(field_error(state.range_error), data_testid="range-error"),
+            rx.text(
+                "Days are UTC calendar days; both ends are included.", size="1", color_scheme="gray"
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+        margin_bottom="1rem",
+    )
+
+
+def _card(card: rx.Var[dict[str, str]]) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.text(card["label"], size="1", color_scheme="gray"),
+            rx.text(card["value"], size="5", weight="bold", data_testid=f"total-{card['key']}"),
+            spacing="1",
+        ),
+        data_testid=f"card-{card['key']}",
+    )
+
+
+def _chart(title: str, testid: str, chart: rx.Component) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.text(title, size="2", weight="medium"),
+            rx.box(chart, width="100%", height=f"{CHART_HEIGHT}px"),
+            width="100%",
+        ),
+        width="100%",
+        data_testid=f"chart-{testid}",
+    )
+
+
+def _axes() -> list[rx.Component]:
+    return [
+        rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+        rx.recharts.x_axis(data_key="day"),
+        rx.recharts.y_axis(allow_decimals=False),
+        rx.recharts.graphing_tooltip(),
+    ]
+
+
+def _line(title: str, testid: str, *series: tuple[str, str, str]) -> rx.Component:
+    """A line per (data key, legend name, colour) over the days."""
+    return _chart(
+        title,
+        testid,
+        rx.recharts.line_chart(
+            *_axes(),
+            *[
+                rx.recharts.line(data_key=key, name=name, stroke=colour, dot=False)
+                for key, name, colour in series
+            ],
+            rx.recharts.legend(),
+            data=AdminAnalyticsState.series,
+        ),
+    )
+
+
+def _bars(title: str, testid: str, *series: tuple[str, str, str]) -> rx.Component:
+    """Stacked bars per (data key, legend name, colour) over the days."""
+    return _chart(
+        title,
+        testid,
+        rx.recharts.bar_chart(
+            *_axes(),
+            *[
+                rx.recharts.bar(data_key=key, name=name, fill=colour, stack_id="a")
+                for key, name, colour in series
+            ],
+            rx.recharts.legend(),
+            data=AdminAnalyticsState.series,
+        ),
+    )
+
+
+def _tools_chart() -> rx.Component:
+    return _chart(
+        "Tool calls by tool",
+        "tools",
+        rx.recharts.bar_chart(
+            rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+            rx.recharts.x_axis(type_="number", allow_decimals=False),
+            rx.recharts.y_axis(data_key="name", type_="category", width=140),
+            rx.recharts.graphing_tooltip(),
+            rx.recharts.bar(data_key="ok", name="succeeded", fill=GREEN, stack_id="t"),
+            rx.recharts.bar(data_key="failed", name="failed", fill=RED, stack_id="t"),
+            rx.recharts.legend(),
+            data=AdminAnalyticsState.tools,
+            layout="vertical",
+        ),
+    )
+
+
+def _dashboard() -> rx.Component:
+    return rx.fragment(
+        _range_bar(
+            AdminAnalyticsState,
+            rx.link(
+                rx.button("Usage per user", size="2", variant="soft"),
+                href="/admin/analytics/users" + AdminAnalyticsState.range_query,
+                data_testid="to-usage",
+            ),
+        ),
+        rx.grid(
+            rx.foreach(AdminAnalyticsState.cards, _card),
+            columns="4",
+            spacing="3",
+            width="100%",
+            margin_bottom="1rem",
+            data_testid="summary",
+        ),
+        rx.grid(
+            _bars("Messages per day", "messages", ("messages", "messages", BLUE)),
+            _bars(
+                "Tokens per day",
+                "tokens",
+                ("prompt_tokens", "prompt", BLUE),
+                ("completion_tokens", "completion", AMBER),
+            ),
+            _line("Active users per day", "active-users", ("active_users", "active users", GREEN)),
+            _bars("Conversations started per day", "conversations", ("conversations", "new", BLUE)),
+            _tools_chart(),
+            _bars(
+                "Documents uploaded per day, by outcome",
+                "documents",
+                ("documents_ready", "ready", GREEN),
+                ("documents_failed", "failed", RED),
+            ),
+            _line(
+                "Median answer latency and time to first token per day (ms)",
+                "latency",
+                ("median_latency_ms", "latency", BLUE),
+                ("median_ttft_ms", "time to first token", AMBER),
+            ),
+            columns="2",
+            spacing="3",
+            width="100%",
+        ),
+    )
+
+
+def admin_analytics_page() -> rx.Component:
+    return app_shell(
+        admin_tabs("analytics"),
+        rx.cond(AdminAnalyticsState.access_denied, _access_denied(), _dashboard()),
+        title="Analytics",
+    )
+
+
+def _usage_row(row: rx.Var[dict[str, str]]) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(
+            rx.vstack(
+                rx.hstack(
+                    rx.text(row["name"], weight="medium"),
+                    rx.cond(
+                        row["active"] == "yes",
+                        rx.fragment(),
+                        rx.badge("deactivated", color_scheme="red"),
+                    ),
+                ),
+                rx.text(row["email"], size="1", color_scheme="gray"),
+                spacing="0",
+            )
+        ),
+        *[
+            rx.table.cell(row[key], data_testid=f"usage-{key}")
+            for key in ("messages", "tokens", "conversations", "tool_calls", "documents")
+        ],
+        rx.table.cell(row["last_active"]),
+        data_testid="usage-row",
+    )
+
+
+def _usage() -> rx.Component:
+    return rx.fragment(
+        _range_bar(
+            AdminUsageState,
+            rx.link(
+                rx.button("Dashboard", size="2", variant="soft"),
+                href="/admin/analytics" + AdminUsageState.range_query,
+                data_testid="to-dashboard",
+            ),
+        ),
+        rx.card(
+            rx.vstack(
+                rx.hstack(
+                    rx.heading("Usage per user", size="4"),
+                    rx.spacer(),
+                    rx.input(
+                        placeholder="Search by email or name",
+                        on_change=AdminUsageState.search.debounce(300),
+                        max_length=254,
+                        width="18rem",
+                        data_testid="usage-search",
+                    ),
+                    width="100%",
+                ),
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            *[
+                                rx.table.column_header_cell(h)
+                                for h in (
+                                    "User",
+                                    "Messages",
+                                    "Tokens",
+                                    "Conversations",
+                                    "Tool calls",
+                                    "Documents",
+                                    "Last message (UTC)",
+                                )
+                            ]
+                        )
+                    ),
+                    rx.table.body(rx.foreach(AdminUsageState.rows, _usage_row)),
+                    width="100%",
+                    size="1",
+                ),
+                rx.hstack(
+                    rx.button(
+                        "Previous",
+                        size="1",
+                        variant="soft",
+                        disabled=AdminUsageState.page == 0,
+                        on_click=AdminUsageState.go_to_page(AdminUsageState.page - 1),
+                        data_testid="usage-previous",
+                    ),
+                    rx.text(
+                        f"Page {AdminUsageState.page + 1} of {AdminUsageState.page_count}"
+                        f" · {AdminUsageState.total_users} users",
+                        size="1",
+                        data_testid="usage-pages",
+                    ),
+                    rx.button(
+                        "Next",
+                        size="1",
+                        variant="soft",
+                        disabled=AdminUsageState.page + 1 >= AdminUsageState.page_count,
+                        on_click=AdminUsageState.go_to_page(AdminUsageState.page + 1),
+                        data_testid="usage-next",
+                    ),
+                    align="center",
+                ),
+                rx.text(
+                    "Messages and tokens count questions and answers in the user's conversations; "
+                    "conversations and documents are those started or uploaded in the range.",
+                    size="1",
+                    color_scheme="gray",
+                ),
+                width="100%",
+            ),
+            width="100%",
+        ),
+    )
+
+
+def admin_usage_page() -> rx.Component:
+    return app_shell(
+        admin_tabs("analytics"),
+        rx.cond(AdminUsageState.access_denied, _access_denied(), _usage()),
+        title="Usage per user",
+    )
