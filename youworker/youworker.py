@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import reflex as rx
 
 from youworker.api.app import create_api
+from youworker.api.middleware import asgi_middleware
 from youworker.logging import configure_logging
 from youworker.pages.account import account_page
 from youworker.pages.admin import admin_page
@@ -60,7 +61,7 @@ async def lifespan() -> AsyncIterator[None]:
         await runtime.stop()
 
 
-app = rx.App(api_transformer=create_api())
+app = rx.App(api_transformer=[create_api(), *asgi_middleware()])
 app.register_lifespan_task(lifespan)
 app.add_page(index_page, route="/", title="YouWorker", on_load=SessionState.redirect_home)
 app.add_page(

@@ -37,3 +37,13 @@ class Forbidden(ServiceError):
 
 class Conflict(ServiceError):
     code = "conflict"
+
+
+class RateLimited(ServiceError):
+    """Too many attempts; `retry_after_seconds` says when the next one can succeed."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = max(1, retry_after_seconds)
