@@ -18,6 +18,9 @@ config = rx.Config(
     frontend_port=_settings.api.port,
     backend_port=_settings.api.port,
     backend_host=_settings.api.host,
+    # Reflex's own CORS layers follow our allow-list (its default "*" lets any site read
+    # credentialed responses); empty means same-origin only.
+    cors_allowed_origins=list(_settings.security.cors_origins),
     plugins=[
         rx.plugins.RadixThemesPlugin(
             theme=rx.theme(

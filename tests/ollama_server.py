@@ -67,6 +67,7 @@ MODELS = (
     "test-two-tools",
     "test-think",
     "test-midstream-error",
+    "test-hangup",
     "test-500",
     "test-slow",
     "test-embed",
@@ -315,6 +316,11 @@ class _Handler(BaseHTTPRequestHandler):
             return [{"content": p} for p in split_chunks("This answer will be cut")] + [
                 {"error": MIDSTREAM_ERROR}
             ]
+        if model == "test-hangup":
+            # The server process dies mid-answer: the connection ends with no closing line.
+            return [{"content": p} for p in split_chunks("This answer was cut off")] + [
+                {"hangup": True}
+            ]
         if model == "test-slow":
             return [{"content": f"tok{i} "} for i in range(owner.config.slow_tokens)]
         if model == "test-rag":
@@ -371,6 +377,10 @@ class _Handler(BaseHTTPRequestHandler):
             if "error" in part:
                 self._line({"error": part["error"]})
                 self._end_stream()
+                return
+            if "hangup" in part:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
                 return
             message = {"role": "assistant", "content": "", **part}
             self._line({"model": model, "created_at": _now(), "message": message, "done": False})

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
+from limits import RateLimitItem, parse_many
 from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,6 +30,29 @@ SECRET_FIELDS = {
 
 class SettingsError(RuntimeError):
     """Raised when settings are missing or invalid; the message names the variable."""
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def normalize_origin(value: str) -> str | None:
+    """`scheme://host[:port]` in lower case without a default port, or None if not an origin."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default_port = 443 if parts.scheme == "https" else 80
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default_port) else "")
 
 
 class DatabaseSettings(BaseModel):
@@ -51,6 +77,53 @@ class SecuritySettings(BaseModel):
     chat_message_encryption_secret: SecretStr | None = None
     session_ttl_hours: int = Field(default=24 * 14, ge=1, le=24 * 365)
     cookie_secure: bool | None = None  # None: secure cookies in production only
+    # Comma-separated lists in the environment, normalised by the validators below.
+    cors_allowed_origins: str = ""  # other sites that may call the API; empty: same origin only
+    ip_allowlist: str = ""  # IPs and CIDR networks; empty: every address
+    ip_allowlist_scope: Literal["all", "admin"] = "all"
+    trusted_proxies: str = ""  # peers whose X-Forwarded-For names the client
+    max_request_mb: float = Field(default=2.0, gt=0, le=1024)
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        origins = []
+        for item in _split(value):
+            origin = normalize_origin(item)
+            if origin is None:
+                raise ValueError(f"{item!r} is not an origin like https://app.example.com[:port]")
+            origins.append(origin)
+        return ",".join(origins)
+
+    @field_validator("ip_allowlist", "trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for item in _split(value):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or CIDR network (10.0.0.0/8, 2001:db8::/32)"
+                ) from None
+        return ",".join(_split(value))
+
+    @property
+    def cors_origins(self) -> tuple[str, ...]:
+        return tuple(_split(self.cors_allowed_origins))
+
+    @property
+    def ip_networks(self) -> tuple[IPNetwork, ...]:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in _split(self.ip_allowlist))
+
+    @property
+    def proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return tuple(
+            ipaddress.ip_network(item, strict=False) for item in _split(self.trusted_proxies)
+        )
+
+    @property
+    def max_request_bytes(self) -> int:
+        return int(self.max_request_mb * 1024 * 1024)
 
     @property
     def session_ttl(self) -> timedelta:
@@ -98,6 +171,8 @@ class DocumentSettings(BaseModel):
     worker: Literal["in-process", "external"] = "in-process"
     job_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
     job_max_attempts: int = Field(default=3, ge=1, le=20)
+    # How long a job waits out an unavailable embedder or vector store before it fails.
+    job_wait_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     search_results: int = Field(default=5, ge=1, le=50)
 
     @property
@@ -141,6 +216,8 @@ class APISettings(BaseModel):
     # How people reach this server; links in mail start with it. Empty: http://HOST:PORT.
     public_url: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Lifetime of a JWT from POST /api/v1/token; short, because a JWT cannot be revoked.
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -169,6 +246,52 @@ class RedisSettings(BaseModel):
         return None if value == "" else value
 
 
+def parse_rate_limits(value: str) -> list[RateLimitItem]:
+    """`limits` notation, several joined by `;` ("5/minute;100/day"); empty means no limit."""
+    if not value.strip():
+        return []
+    try:
+        items = parse_many(value)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a rate limit like '20/minute', '5/15 minutes' or '10/hour;100/day'"
+        ) from None
+    if any(item.amount < 1 for item in items):
+        raise ValueError(f"{value!r}: a rate limit allows at least 1")
+    return items
+
+
+class RateLimitSettings(BaseModel):
+    """Rate limits in `limits` notation; counters live in Redis when REDIS__URL is set."""
+
+    enabled: bool = True
+    sign_in_per_ip: str = "30/minute"  # every sign-in attempt from one address
+    # Failed sign-ins to one account from one address before a lockout ...
+    sign_in_per_account: str = "5/15 minutes"
+    # ... and from all addresses together (addresses that signed in to it before are exempt).
+    sign_in_per_account_all_ips: str = "50/hour"
+    lockout_seconds: int = Field(default=30, ge=1, le=3600)  # doubles with each lockout ...
+    lockout_max_seconds: int = Field(default=900, ge=1, le=24 * 3600)  # ... up to this
+    register_per_ip: str = "20/hour"
+    messages_per_user: str = "30/minute"
+    uploads_per_user: str = "100/minute"
+    api_per_key: str = "300/minute"
+
+    @field_validator(
+        "sign_in_per_ip",
+        "sign_in_per_account",
+        "sign_in_per_account_all_ips",
+        "register_per_ip",
+        "messages_per_user",
+        "uploads_per_user",
+        "api_per_key",
+    )
+    @classmethod
+    def _limits_notation(cls, value: str) -> str:
+        parse_rate_limits(value)
+        return value.strip()
+
+
 class Settings(BaseSettings):
     """Every setting of YouWorker. Nested groups use `__`, e.g. DATABASE__URL."""
 
@@ -187,6 +310,7 @@ class Settings(BaseSettings):
     mail: MailSettings = MailSettings()
     api: APISettings = APISettings()
     redis: RedisSettings = RedisSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
 
     @property
     def is_production(self) -> bool:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import reflex as rx
 
 from youworker.api.app import create_api
-from youworker.api.middleware import asgi_middleware
+from youworker.api.middleware import asgi_middleware, guard_socketio
 from youworker.logging import configure_logging
 from youworker.pages.account import account_page
 from youworker.pages.admin import admin_page
@@ -62,6 +62,7 @@ async def lifespan() -> AsyncIterator[None]:
 
 
 app = rx.App(api_transformer=[create_api(), *asgi_middleware()])
+guard_socketio(app.sio)
 app.register_lifespan_task(lifespan)
 app.add_page(index_page, route="/", title="YouWorker", on_load=SessionState.redirect_home)
 app.add_page(

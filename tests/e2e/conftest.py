@@ -112,6 +112,13 @@ def _server_env(data_dir: Path, port: int, ollama_url: str) -> dict[str, str]:
             "LLM__PROVIDER": "ollama",
             "LLM__OLLAMA_BASE_URL": ollama_url,
             "LLM__CHAT_MODEL": "test-plain",
+            # Every test comes from 127.0.0.1 and registers, signs in, sends and uploads a lot:
+            # generous limits there. The per-account sign-in lockout keeps its defaults (tested).
+            "RATE_LIMIT__SIGN_IN_PER_IP": "1000/minute",
+            "RATE_LIMIT__REGISTER_PER_IP": "1000/minute",
+            "RATE_LIMIT__MESSAGES_PER_USER": "1000/minute",
+            "RATE_LIMIT__UPLOADS_PER_USER": "1000/minute",
+            "RATE_LIMIT__API_PER_KEY": "1000/minute",
         }
     )
     return env

@@ -197,6 +197,27 @@ async def test_midstream_error_keeps_the_partial_text(
     assert answer.content == snapshot.text
 
 
+async def test_ollama_dying_midstream_keeps_the_partial_answer_and_retry_works(
+    db: AsyncSession, alice: User, runs: ChatRuns
+) -> None:
+    cid = await new_chat(db, alice, model="test-hangup")
+    snapshot = await ask(runs, alice, cid, "Start answering")
+
+    assert snapshot.status == "error"
+    question, answer = await messages(alice, cid)
+    assert question.content == "Start answering"
+    assert answer.status == "error" and answer.content == "This answer was cut off"
+    assert answer.error_message
+
+    await chat.set_model(db, alice, cid, "test-plain")  # Ollama is back
+    assert await chat.remove_last_answer(db, alice, cid)  # Retry, as the button does
+    retried = await ask(runs, alice, cid, None)
+    assert retried.status == "complete"
+    question, answer = await messages(alice, cid)
+    assert question.content == "Start answering"
+    assert (answer.status, answer.content) == ("complete", PLAIN_REPLY)
+
+
 async def test_http_500_is_an_error_answer(db: AsyncSession, alice: User, runs: ChatRuns) -> None:
     cid = await new_chat(db, alice, model="test-500")
     snapshot = await ask(runs, alice, cid, "Anything")

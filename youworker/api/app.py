@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from youworker.api import audit, documents
+from youworker.api import audit, docs, documents, errors, v1
 from youworker.api.routes import router
 
 
 def create_api() -> FastAPI:
-    api = FastAPI(title="YouWorker", docs_url=None, redoc_url=None, openapi_url=None)
+    api = FastAPI(
+        title="YouWorker",
+        summary="Chat, documents and groups of a YouWorker installation.",
+        version="1",
+        docs_url=None,  # served by api/docs.py with local assets
+        redoc_url=None,
+        openapi_url=docs.OPENAPI_URL,
+    )
+    errors.install(api)
     api.include_router(router)
     api.include_router(documents.router)
     api.include_router(audit.router)
+    api.include_router(v1.build_router())
+    docs.install(api)
     return api

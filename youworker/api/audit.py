@@ -20,7 +20,16 @@ router = APIRouter()
 Text = Annotated[str, Query(max_length=300)]
 
 
-@router.get("/api/admin/audit.csv")
+@router.get(
+    "/api/admin/audit.csv",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The filtered audit log as CSV, streamed",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def export_audit_csv(
     request: Request,
     actor: Text = "",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hmac
-from urllib.parse import urlsplit
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 
+# The one origin rule lives in api/origin.py; the routes import it from here.
+from youworker.api.origin import require_same_origin as require_same_origin
 from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import api_keys, sessions
@@ -19,15 +20,6 @@ def request_context(request: Request) -> RequestContext:
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )
-
-
-def require_same_origin(request: Request) -> None:
-    """Refuse cross-site state changes: the Origin (or Referer) must name this host."""
-    origin = request.headers.get("origin") or request.headers.get("referer")
-    if not origin:
-        raise HTTPException(status_code=403, detail="missing Origin header")
-    if urlsplit(origin).netloc != request.headers.get("host"):
-        raise HTTPException(status_code=403, detail="cross-site request refused")
 
 
 def bearer_token(request: Request) -> str | None:

@@ -24,7 +24,16 @@ def content_disposition(name: str) -> str:
     return f"attachment; filename=\"{fallback or 'document'}\"; filename*=UTF-8''{quote(name)}"
 
 
-@router.get("/api/documents/{document_id}/download")
+@router.get(
+    "/api/documents/{document_id}/download",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The original file, with its own media type",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 async def download(document_id: str, request: Request) -> Response:
     user = await current_user(request)
     if user is None:

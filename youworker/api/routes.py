@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
+from youworker.api import csrf
 from youworker.api.deps import (
     bearer_token,
     current_user,
@@ -69,6 +70,16 @@ async def exchange_handoff(code: Annotated[str, Body(embed=True, max_length=128)
         raise HTTPException(status_code=400, detail="sign-in link expired; sign in again")
     response = JSONResponse({"status": "signed_in"})
     _set_session_cookie(response, token)
+    csrf.set_csrf_cookie(response, csrf.new_token())
+    return response
+
+
+@router.get("/auth/csrf")
+async def csrf_token(request: Request) -> Response:
+    """The double-submit token that cookie-authenticated unsafe /api/ calls send as X-CSRF-Token."""
+    token = request.cookies.get(csrf.COOKIE_NAME) or csrf.new_token()
+    response = JSONResponse({"csrf_token": token}, headers={"Cache-Control": "no-store"})
+    csrf.set_csrf_cookie(response, token)
     return response
 
 
@@ -78,6 +89,7 @@ async def logout(request: Request) -> Response:
         await sessions.end(db, request.cookies.get(sessions.COOKIE_NAME), request_context(request))
     response = JSONResponse({"status": "signed_out"})
     response.delete_cookie(sessions.COOKIE_NAME, path="/")
+    csrf.clear_csrf_cookie(response)
     return response
 
 

@@ -116,6 +116,9 @@ class IngestionJob(SQLModel, table=True):
     attempts: int = 0
     worker_id: str | None = Field(default=None, max_length=100)
     lease_until: datetime | None = timestamp_field()
+    # Set while the job waits out an unavailable embedder or vector store; `waits` counts them.
+    not_before: datetime | None = timestamp_field()
+    waits: int = 0
     error: str | None = Field(default=None, max_length=ERROR_MAX)
     created_at: datetime = created_field()
     started_at: datetime | None = timestamp_field()

@@ -175,7 +175,13 @@ def _status(row: DocumentRow) -> rx.Component:
         ),
         rx.cond(
             row.error != "",
-            rx.text(row.error, size="1", color_scheme="red", data_testid="document-error"),
+            rx.text(
+                row.error,
+                size="1",
+                # A queued document with a reason is waiting out an outage, not failed.
+                color_scheme=rx.cond(row.status == "failed", "red", "amber"),
+                data_testid="document-error",
+            ),
         ),
         spacing="1",
         data_testid="document-status",

@@ -9,13 +9,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from youworker.logging import get_logger
 from youworker.models import AppSetting, Role, User
 from youworker.models.base import utcnow
 from youworker.services import audit, sessions
 from youworker.services.authz import require_active
 from youworker.services.crypto import hash_password, verify_password
 from youworker.services.errors import AuthenticationFailed, Forbidden, ValidationFailed
+from youworker.services.rate_limits import get_rate_limits
 from youworker.services.registration import RegistrationMode, get_mode
+from youworker.services.sign_in_throttle import SignInThrottle, refusal
 from youworker.services.validation import (
     email_problem,
     name_problem,
@@ -23,6 +26,8 @@ from youworker.services.validation import (
     password_problem,
     raise_if_any,
 )
+
+log = get_logger(__name__)
 
 GENERIC_SIGN_IN_ERROR = "Email or password is incorrect."
 FIRST_ADMIN_KEY = "first_admin"
@@ -55,6 +60,8 @@ async def register(
         }
     )
     normalized = normalize_email(email)
+    # Counted before the "already exists" check, so the form cannot probe addresses quickly.
+    await get_rate_limits().check_register(context.ip if context else None)
     is_first = await count_users(session) == 0
     if not is_first and not invited and await get_mode(session) == RegistrationMode.INVITE_ONLY:
         raise Forbidden(
@@ -117,9 +124,14 @@ async def authenticate(
             }
         )
     normalized = normalize_email(email)[:254]
+    ip = context.ip if context else None
+    throttle = SignInThrottle(get_rate_limits())
+    # Keyed by the typed email whether or not it has an account: refusals reveal nothing.
+    await throttle.before_attempt(normalized, ip)
     user = await session.scalar(select(User).where(col(User.email) == normalized))
     ok, new_hash = verify_password(password[:1024], user.password_hash if user else None)
     if user is None or not ok:
+        lockout = await throttle.failed(normalized, ip)
         audit.record(
             session,
             "auth.sign_in_failed",
@@ -128,7 +140,28 @@ async def authenticate(
             context=context,
             reason="bad_credentials",
         )
+        if lockout is not None:
+            audit.record(
+                session,
+                "auth.lockout",
+                actor=user,
+                actor_email=normalized if user is None else None,
+                context=context,
+                scope=lockout.scope,
+                seconds=lockout.seconds,
+                level=lockout.level,
+            )
+            log.warning(
+                "auth.lockout",
+                scope=lockout.scope,
+                seconds=lockout.seconds,
+                level=lockout.level,
+                ip=ip,
+                known_account=user is not None,
+            )
         await session.commit()
+        if lockout is not None:
+            raise refusal(lockout.seconds)
         raise AuthenticationFailed(GENERIC_SIGN_IN_ERROR)
     if not user.is_active:
         audit.record(
@@ -140,6 +173,7 @@ async def authenticate(
         )
     if new_hash:
         user.password_hash = new_hash
+    await throttle.succeeded(normalized, ip)
     user.last_sign_in_at = utcnow()
     audit.record(session, "auth.sign_in", actor=user, context=context)
     await session.commit()

@@ -43,6 +43,8 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     "api_key.create",
     "api_key.revoke",
     "audit.export",
+    "auth.lockout",
+    "auth.root_key",
     "auth.session_revoke",
     "auth.sign_in",
     "auth.sign_in_failed",

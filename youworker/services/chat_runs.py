@@ -39,6 +39,7 @@ from youworker.services.encryption import get_cipher
 from youworker.services.errors import Conflict, NotFound
 from youworker.services.llm.base import ChatMessage, LLMBackend, LLMError, Usage
 from youworker.services.llm.embedded import MODEL_NAME as EMBEDDED_MODEL_NAME
+from youworker.services.rate_limits import get_rate_limits
 from youworker.services.tools.base import ToolContext
 from youworker.settings import get_settings
 
@@ -166,6 +167,10 @@ class ChatRuns:
             async with session_scope() as db:
                 # Ownership first: someone else's conversation reads as absent, never as busy.
                 conversation = await chat.get_owned(db, actor, conversation_id)
+            if user_text is not None:
+                # Sends only: a regeneration has already removed the answer it replaces, and
+                # one answer at a time per conversation bounds how fast it can repeat.
+                await get_rate_limits().check_message(actor.id)
             channel = self._channel(conversation_id)
             # Checked and claimed with no await in between, so of two tabs starting at once
             # one saves its question and the other saves nothing.
@@ -333,7 +338,15 @@ class ChatRuns:
             run, ToolFinished(call_id, result.ok, result.output, result.error, result.duration_ms)
         )
         self._publish(channel, run)
-        if not result.ok or not len(run.citations):
+        if not result.ok:
+            # The card shows the user why; the note makes the answer say it too.
+            note = ChatMessage(
+                role="system",
+                content="The user's documents could not be searched for this message "
+                f"({result.error}). Say that this answer does not draw on their documents.",
+            )
+            return [*history[:-1], note, history[-1]]
+        if not len(run.citations):
             return history
         context = ChatMessage(
             role="system",

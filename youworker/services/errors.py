@@ -39,6 +39,12 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class Unavailable(ServiceError):
+    """A dependency (vector store, embedder, model) does not answer; trying later may work."""
+
+    code = "unavailable"
+
+
 class RateLimited(ServiceError):
     """Too many attempts; `retry_after_seconds` says when the next one can succeed."""
 

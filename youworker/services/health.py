@@ -11,6 +11,8 @@ import httpx
 from sqlalchemy import text
 
 from youworker.db import get_engine, session_scope
+from youworker.models import User
+from youworker.services.authz import require_site_admin
 from youworker.settings import Settings
 
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -144,3 +146,10 @@ def overall(probes: list[Probe]) -> str:
             else "degraded"
         )
     return "degraded" if any(p.status == "degraded" for p in probes) else "ok"
+
+
+async def detailed(actor: User | None, settings: Settings) -> tuple[str, list[Probe]]:
+    """Every probe and the overall status; site administrators only (they show internals)."""
+    require_site_admin(actor)
+    probes = await probe_all(settings)
+    return overall(probes), probes

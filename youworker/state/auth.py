@@ -7,7 +7,12 @@ from reflex.event import EventSpec
 
 from youworker.db import session_scope
 from youworker.services import accounts, sessions
-from youworker.services.errors import AuthenticationFailed, Forbidden, ValidationFailed
+from youworker.services.errors import (
+    AuthenticationFailed,
+    Forbidden,
+    RateLimited,
+    ValidationFailed,
+)
 from youworker.services.registration import RegistrationMode, get_mode
 from youworker.state.session import SessionState, safe_next
 
@@ -53,7 +58,7 @@ class LoginState(SessionState):
             self.email_error = exc.fields.get("email", "")
             self.password_error = exc.fields.get("password", "")
             return None
-        except AuthenticationFailed as exc:
+        except (AuthenticationFailed, RateLimited) as exc:
             self.form_error = exc.message
             return None
         return hand_off(code, safe_next(self.router.url.query_parameters.get("next")))
@@ -103,7 +108,7 @@ class RegisterState(SessionState):
             self.display_name_error = exc.fields.get("display_name", "")
             self.password_error = exc.fields.get("password", "")
             return None
-        except Forbidden as exc:
+        except (Forbidden, RateLimited) as exc:
             self.form_error = exc.message
             return None
         return hand_off(code, "/chat")

@@ -17,7 +17,13 @@ from youworker.services import chat
 from youworker.services.chat_events import conversation_events
 from youworker.services.chat_runs import RunSnapshot, ToolCard
 from youworker.services.documents.citations import Citation, link_citations, passage_url
-from youworker.services.errors import Conflict, NotFound, ServiceError, ValidationFailed
+from youworker.services.errors import (
+    Conflict,
+    NotFound,
+    RateLimited,
+    ServiceError,
+    ValidationFailed,
+)
 from youworker.services.markdown import escape_raw_html
 from youworker.services.runtime import get_chat_runs, get_provider_manager, get_tool_registry
 from youworker.state.session import SessionState
@@ -489,7 +495,7 @@ class ChatState(SessionState):
         except ValidationFailed as exc:
             self.composer_error = exc.fields.get("message", exc.message)
             return None
-        except Conflict as exc:
+        except (Conflict, RateLimited) as exc:
             self.composer_error = exc.message
             return None
         except NotFound:

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import cast
 
 from sqlalchemy import delete, update
@@ -40,6 +41,8 @@ from youworker.settings import DocumentSettings
 log = get_logger(__name__)
 
 POINT_NAMESPACE = uuid.UUID("6f1d3c5e-8a4b-4f0e-9a57-0b7e2c1d9f30")
+FIRST_WAIT_SECONDS = 5
+MAX_WAIT_SECONDS = 300
 
 
 class JobLost(RuntimeError):
@@ -115,7 +118,7 @@ async def run_job(job: IngestionJob, worker_id: str, context: IngestContext) -> 
         await _fail(job, worker_id, "The stored file is missing; upload it again.")
         return
     except (EmbedderError, VectorStoreError) as exc:
-        await _fail(job, worker_id, f"Indexing failed: {exc}. Retry when it is fixed.")
+        await _wait_or_fail(job, worker_id, context.settings, exc)
         return
     except JobLost:
         log.info("ingest.job_lost", job=str(job.id), document=str(document_id))
@@ -280,6 +283,34 @@ async def _record(
         )
         await session.commit()
     jobs.status_changed.fire()
+
+
+def wait_delay(waits: int) -> timedelta:
+    """5 s, 10 s, 20 s, ... at most 5 min between tries."""
+    return timedelta(seconds=min(FIRST_WAIT_SECONDS * 2 ** min(waits, 16), MAX_WAIT_SECONDS))
+
+
+async def _wait_or_fail(
+    job: IngestionJob, worker_id: str, settings: DocumentSettings, exc: Exception
+) -> None:
+    """An embedder or vector store that does not answer is waited out, up to job_wait_hours."""
+    what = "the embedder" if isinstance(exc, EmbedderError) else "the vector store"
+    if utcnow() - job.created_at >= timedelta(hours=settings.job_wait_hours):
+        await _fail(job, worker_id, f"Indexing failed: {exc}. Retry when it is fixed.")
+        return
+    delay = wait_delay(job.waits)
+    reason = f"Waiting for {what}: {exc}. Trying again in {round(delay.total_seconds())} s."
+    async with session_scope() as session:
+        held = await jobs.postpone(session, job.id, worker_id, reason, delay)
+    log.warning(
+        "ingest.waiting",
+        job=str(job.id),
+        document=str(job.document_id),
+        waits=job.waits + 1,
+        delay_s=delay.total_seconds(),
+        error=str(exc),
+        held=held,
+    )
 
 
 async def _fail(job: IngestionJob, worker_id: str, reason: str) -> None:

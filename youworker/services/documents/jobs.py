@@ -91,7 +91,13 @@ async def claim(
             select(IngestionJob)
             .where(
                 or_(
-                    col(IngestionJob.status) == JobStatus.QUEUED,
+                    and_(
+                        col(IngestionJob.status) == JobStatus.QUEUED,
+                        or_(
+                            col(IngestionJob.not_before).is_(None),
+                            col(IngestionJob.not_before) <= now,
+                        ),
+                    ),
                     col(IngestionJob.status) == JobStatus.RUNNING,
                 )
             )
@@ -186,6 +192,46 @@ async def finish(session: AsyncSession, job_id: uuid.UUID, worker_id: str) -> bo
         .values(status=JobStatus.DONE, finished_at=utcnow(), lease_until=None, error=None)
     )
     return rows_affected(result) == 1
+
+
+async def postpone(
+    session: AsyncSession, job_id: uuid.UUID, worker_id: str, reason: str, delay: timedelta
+) -> bool:
+    """Put the job back in the queue until `delay` has passed; False when it was lost meanwhile.
+
+    A wait is not a crash: the attempt it used is given back, so waiting out an outage never
+    exhausts `job_max_attempts`.
+    """
+    reason = reason[:ERROR_MAX]
+    result = await session.execute(
+        update(IngestionJob)
+        .where(
+            col(IngestionJob.id) == job_id,
+            col(IngestionJob.worker_id) == worker_id,
+            col(IngestionJob.status) == JobStatus.RUNNING,
+        )
+        .values(
+            status=JobStatus.QUEUED,
+            worker_id=None,
+            lease_until=None,
+            not_before=utcnow() + delay,
+            waits=IngestionJob.waits + 1,
+            attempts=IngestionJob.attempts - 1,  # the claim counted one
+            error=reason,
+        )
+    )
+    held = rows_affected(result) == 1
+    if held:
+        job = await session.get(IngestionJob, job_id)
+        if job is not None:
+            await session.execute(
+                update(Document)
+                .where(col(Document.id) == job.document_id)
+                .values(status=DocumentStatus.QUEUED, error=reason, updated_at=utcnow())
+            )
+    await session.commit()
+    status_changed.fire()
+    return held
 
 
 async def fail(session: AsyncSession, job_id: uuid.UUID, worker_id: str, reason: str) -> bool:

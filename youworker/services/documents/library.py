@@ -46,6 +46,7 @@ from youworker.services.documents.parsing import preflight
 from youworker.services.documents.storage import FileStore
 from youworker.services.documents.vectorstore import VectorStore, VectorStoreError
 from youworker.services.errors import Conflict, NotFound
+from youworker.services.rate_limits import get_rate_limits
 
 log = get_logger(__name__)
 
@@ -181,6 +182,13 @@ def view_of(document: Document, owner_name: str, actor_id: uuid.UUID) -> Documen
     )
 
 
+async def document_view(session: AsyncSession, actor: User, document_id: uuid.UUID) -> DocumentView:
+    """One readable document as the list shows it (status included)."""
+    document = await get_readable(session, actor, document_id)
+    owner = await session.get(User, document.owner_id)
+    return view_of(document, owner.display_name if owner else "", actor.id)
+
+
 async def list_documents(
     session: AsyncSession,
     actor: User,
@@ -232,6 +240,8 @@ async def upload(
     Every check runs before anything is written, so a refused file leaves no record or file.
     """
     user = require_active(actor)
+    # Before any work: sniffing and hashing are what a flood of uploads would cost.
+    await get_rate_limits().check_upload(user.id)
     name = safe_display_name(filename)
     # Sniffing, opening a PDF and hashing 50 MB are CPU work: off the event loop.
     kind, digest = await asyncio.to_thread(_check_content, data, name, max_bytes)
@@ -457,6 +467,7 @@ __all__ = [
     "DocumentView",
     "UploadResult",
     "delete_document",
+    "document_view",
     "get_owned",
     "get_readable",
     "list_documents",

@@ -17,10 +17,10 @@ from sqlmodel import col, select
 from youworker.logging import get_logger
 from youworker.models import Document, User
 from youworker.services.authz import require_active
-from youworker.services.documents.embedders import Embedder, sparse_vector
+from youworker.services.documents.embedders import Embedder, EmbedderError, sparse_vector
 from youworker.services.documents.library import group_ids_of, readable_clause
-from youworker.services.documents.vectorstore import AccessFilter, VectorStore
-from youworker.services.errors import ValidationFailed
+from youworker.services.documents.vectorstore import AccessFilter, VectorStore, VectorStoreError
+from youworker.services.errors import Unavailable, ValidationFailed
 
 log = get_logger(__name__)
 
@@ -68,15 +68,19 @@ async def search_passages(
     started = time.perf_counter()
     groups = await group_ids_of(session, user.id)
     access = AccessFilter(str(user.id), [str(group) for group in groups])
-    dense = (await embedder.embed([text]))[0]
-    hits = await store.search(
-        embedder.key,
-        dense,
-        sparse_vector(text, query=True),
-        access,
-        limit,
-        None if document_ids is None else [str(d) for d in document_ids],
-    )
+    try:
+        dense = (await embedder.embed([text]))[0]
+        hits = await store.search(
+            embedder.key,
+            dense,
+            sparse_vector(text, query=True),
+            access,
+            limit,
+            None if document_ids is None else [str(d) for d in document_ids],
+        )
+    except (EmbedderError, VectorStoreError) as exc:
+        log.warning("documents.search_unavailable", user=str(user.id), error=str(exc))
+        raise Unavailable(f"Your documents cannot be searched right now ({exc}).") from exc
     hit_documents = {uuid.UUID(str(hit.payload.get("document_id"))) for hit in hits}
     names: dict[str, str] = {}
     if hit_documents:

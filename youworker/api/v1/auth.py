@@ -1,0 +1,97 @@
+"""Who is calling: one dependency for every /api/v1 route.
+
+Accepted, in this order: a bearer token or `X-API-Key` (a personal `yw_` key, the root key, or a
+JWT from POST /api/v1/token), else the browser's session cookie. A token that is present but
+wrong fails outright; it never falls back to the cookie.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from youworker.api.deps import request_context
+from youworker.db import session_scope
+from youworker.logging import get_logger
+from youworker.models import User
+from youworker.services import access_tokens, api_keys, root_access, sessions
+from youworker.services.errors import AuthenticationFailed
+from youworker.settings import get_settings
+
+log = get_logger(__name__)
+
+AuthMethod = Literal["api_key", "root_key", "jwt", "session"]
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    description="A JWT from POST /api/v1/token, a personal API key (yw_...) or the root API key.",
+)
+api_key_scheme = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="A personal API key or the root API key."
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller; `user` is loaded fresh for this request."""
+
+    user: User
+    method: AuthMethod
+
+
+async def get_db() -> AsyncIterator[AsyncSession]:
+    async with session_scope() as db:
+        yield db
+
+
+# Closed when the handler returns, so a streamed answer never holds a connection.
+DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
+
+
+async def _from_token(
+    db: AsyncSession, token: str, request: Request
+) -> tuple[AuthMethod, User | None]:
+    if token.startswith(api_keys.KEY_PREFIX):
+        return "api_key", await api_keys.resolve(db, token)
+    if root_access.is_root_key(token):
+        user = await root_access.resolve(
+            db,
+            token,
+            method=request.method,
+            path=request.url.path,
+            context=request_context(request),
+        )
+        return "root_key", user
+    return "jwt", await access_tokens.resolve(db, token)
+
+
+async def get_principal(
+    request: Request,
+    db: DbSession,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    header_key: Annotated[str | None, Security(api_key_scheme)],
+) -> Principal:
+    token = bearer.credentials.strip() if bearer else (header_key or "").strip()
+    if token:
+        method, user = await _from_token(db, token, request)
+        if user is None:
+            # The kind of credential only; never the token itself.
+            log.info("api.auth_failed", method=method, path=request.url.path)
+            raise AuthenticationFailed("Invalid, expired or revoked credentials.")
+        return Principal(user, method)
+    found = await sessions.resolve(
+        db, request.cookies.get(sessions.COOKIE_NAME), get_settings().security.session_ttl
+    )
+    if found is None:
+        raise AuthenticationFailed(
+            "Authenticate with a bearer token (POST /api/v1/token) or an API key."
+        )
+    return Principal(found.user, "session")
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
