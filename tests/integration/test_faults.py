@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
 import asyncpg
@@ -22,10 +22,11 @@ from tests.files import PAGE_ONE, PAGE_TWO, make_pdf
 from tests.integration.test_chat_runs import ask, backend, messages, server
 from tests.integration.test_documents import context, files, store
 from tests.integration.test_documents_in_chat import QUESTION, documents_chat
+from tests.ollama_server import OllamaTestServer
 from youworker.db import session_scope
 from youworker.models import Document, IngestionJob, JobStatus, User
 from youworker.models.base import utcnow
-from youworker.services import accounts, users_admin
+from youworker.services import accounts, runtime, users_admin
 from youworker.services.chat_runs import ChatRuns
 from youworker.services.documents import library
 from youworker.services.documents.embedders import get_onnx_embedder
@@ -35,10 +36,16 @@ from youworker.services.documents.search_tool import search_documents_tool
 from youworker.services.documents.storage import FileStore
 from youworker.services.documents.vectorstore import EdgeVectorStore, QdrantServerStore
 from youworker.services.documents.worker import IngestionWorker
+from youworker.services.health import probe_llm
 from youworker.services.llm.base import LLMBackend
+from youworker.services.llm.embedded import MODEL_NAME as EMBEDDED_MODEL
+from youworker.services.llm.embedded import EmbeddedBackend
 from youworker.services.llm.ollama import OllamaBackend
+from youworker.services.llm.provider import get_provider_manager
 from youworker.services.tools.registry import ToolRegistry
-from youworker.settings import DocumentSettings
+from youworker.settings import DocumentSettings, get_settings
+from youworker.state.chat import ChatState
+from youworker.youworker import lifespan
 
 __all__ = ["backend", "context", "files", "server", "store"]  # fixtures used here
 
@@ -211,3 +218,71 @@ async def test_the_app_recovers_when_postgresql_drops_every_connection(
     async with session_scope() as session:
         page = await users_admin.list_users(session, admin)
     assert [user.email for user in page.users] == ["root@example.com"]
+
+
+@pytest.fixture
+def fresh_runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Process-wide singletons built from this test's settings, and rebuilt after it."""
+
+    def clear() -> None:
+        get_settings.cache_clear()
+        get_provider_manager.cache_clear()
+        for singleton in (
+            runtime.get_mcp_manager,
+            runtime.get_tool_registry,
+            runtime.get_chat_runs,
+            runtime.get_vector_store,
+            runtime.get_ingestion_worker,
+        ):
+            singleton.cache_clear()
+
+    monkeypatch.setenv("DOCUMENTS__WORKER", "external")  # this test is about the model only
+    clear()
+    yield monkeypatch
+    monkeypatch.undo()
+    clear()
+
+
+async def test_ollama_absent_at_start_the_app_starts_on_the_builtin_model_and_says_so(
+    engine: AsyncEngine, fresh_runtime: pytest.MonkeyPatch
+) -> None:
+    # Accepts connections (the kernel backlog) but never answers: the worst Ollama to wait for.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = int(silent.getsockname()[1])
+    fresh_runtime.setenv("LLM__PROVIDER", "auto")
+    fresh_runtime.setenv("LLM__OLLAMA_BASE_URL", f"http://127.0.0.1:{port}")
+    fresh_runtime.setenv("LLM__PROBE_TIMEOUT_SECONDS", "30")
+    get_settings.cache_clear()
+    chat_page = ChatState(_reflex_internal_init=True)  # type: ignore[call-arg]
+    ollama = OllamaTestServer(port=port)
+
+    async with lifespan():
+        manager = get_provider_manager()
+        # Start-up is done while the first probe still waits on the silent port.
+        assert manager.status().checking
+        assert isinstance(manager.backend(), EmbeddedBackend)
+
+        silent.close()  # now nothing listens: the next probe is refused at once
+        status = await manager.refresh()
+        assert (status.active, status.ollama_reachable, status.checking) == (
+            "embedded",
+            False,
+            False,
+        )
+        chat_page._refresh_provider()
+        assert chat_page.provider_banner == "Built-in small model: connect Ollama for real answers."
+        assert manager.default_model() == EMBEDDED_MODEL
+        llm = await probe_llm(get_settings())
+        assert llm.status == "degraded" and "using the embedded model" in llm.detail
+
+        ollama.start()  # Ollama comes up: the next probe switches, no restart needed
+        try:
+            status = await manager.refresh()
+            assert (status.active, status.ollama_reachable) == ("ollama", True)
+            chat_page._refresh_provider()
+            assert chat_page.provider_banner == ""
+            assert isinstance(manager.backend(), OllamaBackend)
+        finally:
+            ollama.stop()
