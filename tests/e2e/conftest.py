@@ -56,6 +56,8 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 SERVER_LOG_KEY = pytest.StashKey[Path]()
+BACKEND_WORKERS = int(os.environ.get("E2E_BACKEND_WORKERS", "1"))
+E2E_REDIS_URL = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 # Reflex pages hydrate and then round-trip the websocket; give assertions room on slow machines.
 expect.set_options(timeout=15_000)
@@ -106,8 +108,10 @@ def _server_env(data_dir: Path, port: int, ollama_url: str) -> dict[str, str]:
             "DATABASE__URL": f"sqlite:///{data_dir / 'e2e.db'}",
             "API__HOST": "127.0.0.1",
             "API__PORT": str(port),
-            # In-process Reflex state: nothing shared with other runs through a Redis server.
-            "REDIS__URL": "",
+            # One worker on in-process state by default; E2E_BACKEND_WORKERS=3 runs the suite
+            # against several workers sharing state, rate limits and notices through Redis.
+            "REDIS__URL": E2E_REDIS_URL if BACKEND_WORKERS > 1 else "",
+            "GRANIAN_WORKERS": str(BACKEND_WORKERS),
             # The Ollama-protocol test server: the app's real client over real HTTP.
             "LLM__PROVIDER": "ollama",
             "LLM__OLLAMA_BASE_URL": ollama_url,
@@ -199,6 +203,10 @@ def app_url(
     log_path = data_dir / "server.log"
     pytestconfig.stash[SERVER_LOG_KEY] = log_path
 
+    if BACKEND_WORKERS > 1:
+        import redis
+
+        redis.Redis.from_url(E2E_REDIS_URL).flushdb()  # no states or limits from earlier runs
     migrate = subprocess.run(
         [sys.executable, "-m", "youworker", "migrate"],
         cwd=REPO_ROOT,
