@@ -97,7 +97,13 @@ class SessionState(rx.State):
         return rx.redirect("/chat", replace=True)
 
     def _end_browser_session(self) -> EventSpec:
-        """The cookie is HttpOnly, so the browser asks the server to end and clear it."""
+        """The cookie is HttpOnly, so the browser asks the server to end and clear it.
+
+        Every page's state (all of them extend this one) goes back to its defaults: Reflex sends
+        a tab's whole state again on its next page load, and what this user saw must not reach
+        whoever uses the tab next.
+        """
+        self.reset()
         self._forget_user()
         return rx.call_script(
             "fetch('/auth/logout', {method: 'POST', credentials: 'same-origin'})"
