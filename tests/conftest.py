@@ -19,7 +19,7 @@ os.environ.update(
         "LLM__OLLAMA_BASE_URL": "http://127.0.0.1:9",  # nothing listens: provider probes fail fast
     }
 )
-for _name in ("REDIS__URL", "LLM__QDRANT_URL"):
+for _name in ("REDIS__URL", "LLM__QDRANT_URL", "LLM__OLLAMA_BASE_URLS"):
     os.environ.pop(_name, None)
 
 import psycopg  # noqa: E402

@@ -31,6 +31,7 @@ Models (the requested name picks the behaviour; any other name answers 404 "not 
   with no passages, calls `search_documents` when offered, else says it found nothing.
 - test-embed: embeddings only (every model above embeds too): deterministic unit vectors from
   a hash of the text, `config.embed_dim` long.
+`ServerConfig(models=...)` serves only some of them (a host that has not pulled the rest).
 Every request is recorded in `server.requests` as (path, body); GET bodies are {}.
 """
 
@@ -84,6 +85,8 @@ class ServerConfig:
     tokens_per_second: float = 200.0
     slow_tokens: int = 50
     embed_dim: int = 8
+    # The models this server has pulled (a subset of MODELS); others answer 404 "not found".
+    models: tuple[str, ...] = MODELS
     tool_steps: list[tuple[str, dict[str, Any]]] = field(
         default_factory=lambda: [
             ("calculator", {"expression": "6*7"}),
@@ -201,7 +204,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/api/version":
             self._json(200, {"version": "0.12.0-test"})
         elif self.path == "/api/tags":
-            self._json(200, {"models": [self._model_entry(name) for name in MODELS]})
+            models = self.server.owner.config.models
+            self._json(200, {"models": [self._model_entry(name) for name in models]})
         else:
             self._json(404, {"error": "not found"})
 
@@ -236,7 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _show(self, body: dict[str, Any]) -> None:
         model = str(body.get("model") or body.get("name") or "")
-        if model not in MODELS:
+        if model not in self.server.owner.config.models:
             self._not_found(model)
             return
         entry = self._model_entry(model)
@@ -259,7 +263,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _embed(self, body: dict[str, Any]) -> None:
         model = str(body.get("model", ""))
-        if model not in MODELS:
+        if model not in self.server.owner.config.models:
             self._not_found(model)
             return
         inputs = body.get("input", [])
@@ -281,7 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
         model = str(body.get("model", ""))
         stream = body.get("stream", True) is not False  # a missing "stream" means stream
         messages: list[dict[str, Any]] = body.get("messages") or []
-        if model not in MODELS or model == "test-embed":
+        if model not in self.server.owner.config.models or model == "test-embed":
             self._not_found(model)
             return
         if model == "test-500" or (model == "test-midstream-error" and not stream):

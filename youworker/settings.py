@@ -8,13 +8,13 @@ import os
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from limits import RateLimitItem, parse_many
 from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 AppEnv = Literal["development", "production", "test"]
 
@@ -142,6 +142,8 @@ class SecuritySettings(BaseModel):
 class LLMSettings(BaseModel):
     provider: Literal["auto", "ollama", "embedded"] = "auto"
     ollama_base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:11434")
+    # Several Ollama hosts, comma-separated or a JSON list; empty means [ollama_base_url].
+    ollama_base_urls: Annotated[list[AnyHttpUrl], NoDecode] = Field(default_factory=list)
     chat_model: str = "llama3.2"
     embed_model: str = "embeddinggemma"
     qdrant_url: AnyHttpUrl | None = None
@@ -152,6 +154,25 @@ class LLMSettings(BaseModel):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("ollama_base_urls", mode="before")
+    @classmethod
+    def _url_list(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise ValueError(f"{text!r} is not a JSON list of URLs") from None
+        return _split(text)
+
+    @property
+    def ollama_hosts(self) -> list[str]:
+        """Every Ollama base URL in use (no trailing slash, no duplicates, in order)."""
+        urls = self.ollama_base_urls or [self.ollama_base_url]
+        return list(dict.fromkeys(str(url).rstrip("/") for url in urls))
 
 
 class ChatSettings(BaseModel):

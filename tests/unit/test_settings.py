@@ -44,6 +44,36 @@ def test_env_file_is_read(clean_env: Path) -> None:
     assert settings.api.host == "0.0.0.0"
 
 
+def test_ollama_hosts_default_to_the_single_url(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLM__OLLAMA_BASE_URL", "http://gpu0:11434/")
+    monkeypatch.delenv("LLM__OLLAMA_BASE_URLS", raising=False)
+    assert load_settings().llm.ollama_hosts == ["http://gpu0:11434"]
+    monkeypatch.setenv("LLM__OLLAMA_BASE_URLS", "")
+    assert load_settings().llm.ollama_hosts == ["http://gpu0:11434"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://gpu1:11434, http://gpu2:11434/,http://gpu1:11434",
+        '["http://gpu1:11434", "http://gpu2:11434"]',
+    ],
+)
+def test_ollama_hosts_list_comma_separated_or_json(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("LLM__OLLAMA_BASE_URL", "http://gpu0:11434")
+    monkeypatch.setenv("LLM__OLLAMA_BASE_URLS", value)
+    assert load_settings().llm.ollama_hosts == ["http://gpu1:11434", "http://gpu2:11434"]
+
+
+def test_ollama_hosts_list_from_the_env_file(clean_env: Path) -> None:
+    (clean_env / ".env").write_text("LLM__OLLAMA_BASE_URLS=http://a:1,http://b:2\n")
+    assert load_settings().llm.ollama_hosts == ["http://a:1", "http://b:2"]
+
+
 def test_development_generates_secrets_once_and_keeps_them(clean_env: Path) -> None:
     first = load_settings(app_env="development")
     second = load_settings(app_env="development")
@@ -112,6 +142,8 @@ def test_bad_fernet_key_is_a_clear_error(clean_env: Path, monkeypatch: pytest.Mo
     ("name", "value", "expected"),
     [
         ("LLM__OLLAMA_BASE_URL", "not a url", "LLM__OLLAMA_BASE_URL"),
+        ("LLM__OLLAMA_BASE_URLS", "http://a:1,not a url", "LLM__OLLAMA_BASE_URLS__1"),
+        ("LLM__OLLAMA_BASE_URLS", '["http://a:1",', "LLM__OLLAMA_BASE_URLS: .*JSON list"),
         ("DATABASE__URL", "mysql://localhost/db", "DATABASE__URL"),
         ("API__PORT", "70000", "API__PORT"),
         ("APP_ENV", "staging", "APP_ENV"),

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from youworker.db import get_engine, session_scope
 from youworker.models import User
 from youworker.services.authz import require_site_admin
+from youworker.services.llm.hosts import HostPool, HostStatus, summary
 from youworker.settings import Settings
 
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -68,25 +69,36 @@ async def probe_vector_store(settings: Settings) -> Probe:
 
 
 async def probe_llm(settings: Settings) -> Probe:
-    if settings.llm.provider == "embedded":
+    """Every Ollama host at once: "2 of 3 Ollama hosts up: ..." with each host's state."""
+    llm = settings.llm
+    if llm.provider == "embedded":
         return Probe("llm", "ok", None, "embedded model (LLM__PROVIDER=embedded)")
+    pool = HostPool(llm.ollama_hosts, probe_timeout=llm.probe_timeout_seconds)
+    started = time.perf_counter()
+    try:
+        hosts = await pool.refresh()
+    finally:
+        await pool.aclose()
+    latency = round((time.perf_counter() - started) * 1000, 2)
+    up = sum(host.up for host in hosts)
+    report = f"{summary(hosts)}: " + "; ".join(_host_report(host, llm.chat_model) for host in hosts)
+    if up == len(hosts):
+        return Probe("llm", "ok", latency, report)
+    if up:
+        return Probe("llm", "degraded", latency, report)
+    if llm.provider == "auto":
+        return Probe("llm", "degraded", None, f"{report}; using the embedded model")
+    return Probe("llm", "down", None, report)
 
-    async def check() -> str:
-        async with httpx.AsyncClient(timeout=settings.llm.probe_timeout_seconds) as client:
-            response = await client.get(f"{str(settings.llm.ollama_base_url).rstrip('/')}/api/tags")
-            response.raise_for_status()
-            models = [item.get("model") for item in response.json().get("models", [])]
-        return f"ollama at {settings.llm.ollama_base_url}: {len(models)} models"
 
-    result = await _timed("llm", check)
-    if result.status == "down" and settings.llm.provider == "auto":
-        return Probe(
-            "llm",
-            "degraded",
-            None,
-            f"ollama unreachable ({result.detail}); using the embedded model",
-        )
-    return result
+def _host_report(host: HostStatus, chat_model: str) -> str:
+    if not host.up:
+        return f"{host.url} down ({host.error})"
+    pulled = "has" if host.has_model(chat_model) else "lacks"
+    return (
+        f"{host.url} up, {len(host.models)} models, {pulled} {chat_model}, "
+        f"{host.latency_ms or 0:.0f} ms"
+    )
 
 
 async def probe_redis(settings: Settings) -> Probe:

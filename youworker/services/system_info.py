@@ -61,6 +61,8 @@ def _shown(name: str, value: Any) -> str:
         return "set" if value else "not set"
     if value is None:
         return "not set"
+    if isinstance(value, list):
+        return ", ".join(mask_url(str(item)) for item in value) or "not set"
     return mask_url(str(value))
 
 
@@ -79,11 +81,12 @@ def _walk(model: BaseModel, prefix: str) -> list[tuple[str, str]]:
 def settings_rows(settings: Settings) -> list[tuple[str, str]]:
     """Every setting by its environment variable name; secrets only as "set"/"not set"."""
     rows = _walk(settings, "")
-    # An empty DATABASE__URL means SQLite in the data directory: show what is really used.
-    return [
-        (name, mask_url(settings.database_url) if name == "DATABASE__URL" else value)
-        for name, value in rows
-    ]
+    # Empty values with a meaning: show what is really used.
+    used = {
+        "DATABASE__URL": mask_url(settings.database_url),
+        "LLM__OLLAMA_BASE_URLS": ", ".join(mask_url(url) for url in settings.llm.ollama_hosts),
+    }
+    return [(name, used.get(name, value)) for name, value in rows]
 
 
 def _package_version(distribution: str) -> str:
@@ -102,17 +105,25 @@ async def database_version(session: AsyncSession) -> str:
     return f"PostgreSQL {found}"
 
 
-async def ollama_version(settings: Settings) -> str:
-    if settings.llm.provider == "embedded":
-        return "not used (LLM__PROVIDER=embedded)"
-    url = f"{str(settings.llm.ollama_base_url).rstrip('/')}/api/version"
+async def _ollama_host_version(client: httpx.AsyncClient, base_url: str) -> str:
     try:
-        async with httpx.AsyncClient(timeout=settings.llm.probe_timeout_seconds) as client:
-            response = await client.get(url)
-            response.raise_for_status()
-            return str(response.json().get("version", "unknown"))
+        response = await client.get(f"{base_url}/api/version")
+        response.raise_for_status()
+        return str(response.json().get("version", "unknown"))
     except (httpx.HTTPError, ValueError):
         return "unreachable"
+
+
+async def ollama_version(settings: Settings) -> str:
+    """The version of every Ollama host ("url: version; ..." when there are several)."""
+    if settings.llm.provider == "embedded":
+        return "not used (LLM__PROVIDER=embedded)"
+    hosts = settings.llm.ollama_hosts
+    async with httpx.AsyncClient(timeout=settings.llm.probe_timeout_seconds) as client:
+        found = await asyncio.gather(*(_ollama_host_version(client, url) for url in hosts))
+    if len(hosts) == 1:
+        return found[0]
+    return "; ".join(f"{url}: {version}" for url, version in zip(hosts, found, strict=True))
 
 
 async def versions(session: AsyncSession, settings: Settings) -> dict[str, str]:

@@ -25,6 +25,7 @@ import numpy.typing as npt
 from youworker.logging import get_logger
 from youworker.services.documents.tokenizer import get_tokenizer, load_tokenizer
 from youworker.services.llm.base import LLMError
+from youworker.services.llm.hosts import has_model
 from youworker.services.llm.ollama import OllamaBackend
 from youworker.settings import LLMSettings, Settings
 
@@ -299,9 +300,12 @@ class OllamaEmbedder:
 # -- selection ---------------------------------------------------------------------------------
 
 
-def _has_model(names: list[str], model: str) -> bool:
-    wanted = model.removesuffix(":latest")
-    return any(name.removesuffix(":latest") == wanted for name in names)
+def embed_model_served(status: ProviderStatus, model: str) -> bool | None:
+    """Whether a reachable host has `model` (None: no host was probed, only reachability)."""
+    if not status.ollama_reachable:
+        return False
+    probed = [host for host in status.hosts if host.reachable is not None]
+    return any(host.up and host.has_model(model) for host in probed) if probed else None
 
 
 async def choose_embedder(
@@ -312,22 +316,23 @@ async def choose_embedder(
     fallback: Embedder | None = None,
     probe_seconds: float = 30.0,
 ) -> Embedder:
-    """Ollama's LLM__EMBED_MODEL when Ollama serves and has it, else the built-in ONNX model.
+    """Ollama's LLM__EMBED_MODEL when a reachable Ollama host has it, else the built-in model.
 
-    Collections are keyed by embedder, so callers should choose once (at start-up or when the
-    provider changes) rather than per request: documents embedded by one embedder are not
-    searchable with the other until they are re-indexed.
+    `ollama` is the provider's pooled backend in the app, so the embeddings come from a healthy
+    host that has the model. Collections are keyed by embedder, so callers should choose once
+    (at start-up or when the hosts change) rather than per request: documents embedded by one
+    embedder are not searchable with the other until they are re-indexed.
     """
     llm = settings.llm if isinstance(settings, Settings) else settings
     builtin = fallback or get_onnx_embedder()
-    if llm.provider == "embedded" or not provider_status.ollama_reachable:
+    if llm.provider == "embedded" or embed_model_served(provider_status, llm.embed_model) is False:
         return builtin
-    backend = ollama or OllamaBackend(str(llm.ollama_base_url))
+    backend = ollama or OllamaBackend(llm.ollama_hosts[0])
     try:
         # Generous: the probe embedding may have to load the model into Ollama first.
         async with asyncio.timeout(probe_seconds):
             names = [model.name for model in await backend.list_models()]
-            if not _has_model(names, llm.embed_model):
+            if not has_model(names, llm.embed_model):
                 logger.info(
                     "ollama embed model not pulled; using built-in embedder",
                     embed_model=llm.embed_model,
@@ -398,31 +403,40 @@ def sparse_vectors(texts: list[str], *, query: bool = False) -> list[SparseTerms
 
 
 class EmbedderSelector:
-    """The embedder to use now: chosen once, and again whenever Ollama comes or goes."""
+    """The embedder to use now: chosen once, and again whenever the Ollama hosts that could
+    serve it come or go."""
 
     def __init__(
-        self, settings: Settings, status: Callable[[], ProviderStatus], ollama: OllamaBackend
+        self,
+        settings: Settings | LLMSettings,
+        status: Callable[[], ProviderStatus],
+        ollama: OllamaBackend,
     ) -> None:
         self.settings = settings
+        self._llm = settings.llm if isinstance(settings, Settings) else settings
         self._status = status
         self._ollama = ollama
         self._chosen: Embedder | None = None
-        self._reachable: bool | None = None
+        self._served: bool | None = None
         self._lock = asyncio.Lock()
 
+    def _serving(self) -> tuple[ProviderStatus, bool | None]:
+        status = self._status()
+        return status, embed_model_served(status, self._llm.embed_model)
+
     def known(self) -> Embedder | None:
-        """The choice for the provider's current state, if already made (never waits)."""
-        if self._chosen is not None and self._status().ollama_reachable == self._reachable:
+        """The choice for the hosts' current state, if already made (never waits)."""
+        if self._chosen is not None and self._serving()[1] == self._served:
             return self._chosen
         return None
 
     async def current(self) -> Embedder:
-        status = self._status()
-        if self._chosen is not None and status.ollama_reachable == self._reachable:
-            return self._chosen
+        chosen = self.known()
+        if chosen is not None:
+            return chosen
         async with self._lock:
-            status = self._status()
-            if self._chosen is None or status.ollama_reachable != self._reachable:
+            status, served = self._serving()
+            if self._chosen is None or served != self._served:
                 self._chosen = await choose_embedder(self.settings, status, ollama=self._ollama)
-                self._reachable = status.ollama_reachable
+                self._served = served
             return self._chosen

@@ -1,9 +1,10 @@
-"""Which backend answers: the user's Ollama when reachable, otherwise the built-in model.
+"""Which backend answers: the user's Ollama hosts when any is reachable, else the built-in model.
 
-In "auto" mode a background task probes Ollama's /api/tags every few seconds with a short
-timeout and switches both ways. Until the first probe finishes the status says `checking` and
-`backend()` returns the built-in model, so no page or start-up ever waits on the network;
-callers that can afford to wait one probe timeout use `await current_backend()` instead.
+In "auto" mode a background task probes every Ollama host's /api/tags every few seconds (all at
+once, each with a short timeout) and switches both ways. Until the first probe round finishes
+the status says `checking` and `backend()` returns the built-in model, so no page or start-up
+ever waits on the network; callers that can afford to wait one probe timeout use
+`await current_backend()` instead. Requests spread over the hosts (see `hosts.py`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from functools import lru_cache
 from typing import Literal
 
 from youworker.logging import get_logger
-from youworker.services.llm.base import LLMBackend, LLMError
+from youworker.services.llm.base import LLMBackend
 from youworker.services.llm.embedded import MODEL_NAME, EmbeddedBackend
-from youworker.services.llm.ollama import OllamaBackend
+from youworker.services.llm.hosts import HostPool, HostStatus, describe, summary
+from youworker.services.llm.pooled import PooledOllamaBackend
 from youworker.settings import LLMSettings, get_settings
 
 logger = get_logger(__name__)
@@ -29,13 +31,28 @@ DEFAULT_PROBE_INTERVAL_SECONDS = 10.0
 
 @dataclass(frozen=True)
 class ProviderStatus:
-    """Which backend is active and what the last Ollama probe found."""
+    """Which backend is active and what the Ollama hosts last showed."""
 
     active: ProviderName
-    ollama_reachable: bool
+    ollama_reachable: bool  # at least one host answers
     checked_at: datetime | None
     detail: str
-    checking: bool = False  # True until the first probe has finished
+    checking: bool = False  # True until the first probe round has finished
+    hosts: tuple[HostStatus, ...] = ()  # empty in "embedded" mode
+
+    @property
+    def hosts_summary(self) -> str:
+        """Like "2 of 3 Ollama hosts up" (empty when no host is used)."""
+        return summary(self.hosts) if self.hosts else ""
+
+
+def user_notice(status: ProviderStatus) -> str:
+    """The chat page's banner: set while the built-in model answers."""
+    if status.active != "embedded" or status.checking:
+        return ""
+    if len(status.hosts) > 1:
+        return f"Built-in small model: none of the {len(status.hosts)} Ollama hosts answers."
+    return "Built-in small model: connect Ollama for real answers."
 
 
 class ProviderManager:
@@ -46,26 +63,31 @@ class ProviderManager:
         settings: LLMSettings,
         *,
         probe_interval_seconds: float = DEFAULT_PROBE_INTERVAL_SECONDS,
-        ollama: OllamaBackend | None = None,
         embedded: EmbeddedBackend | None = None,
     ) -> None:
         self.settings = settings
         self.mode = settings.provider
         self.probe_interval_seconds = probe_interval_seconds
-        self.ollama = ollama or OllamaBackend(str(settings.ollama_base_url))
+        self.pool = HostPool(
+            settings.ollama_hosts,
+            probe_timeout=settings.probe_timeout_seconds,
+            on_change=self._host_changed,
+        )
+        self.ollama = PooledOllamaBackend(self.pool)
         self._embedded = embedded
         self._task: asyncio.Task[None] | None = None
-        self._probes_started = 0
-        self._probes_applied = 0
         if self.mode == "embedded":
             self._status = ProviderStatus("embedded", False, None, "built-in model (configured)")
         else:
+            urls = self.pool.urls
+            where = f"Ollama at {urls[0]}" if len(urls) == 1 else f"{len(urls)} Ollama hosts"
             self._status = ProviderStatus(
                 "ollama" if self.mode == "ollama" else "embedded",
                 False,
                 None,
-                f"checking Ollama at {self.ollama.base_url}",
+                f"checking {where}",
                 checking=True,
+                hosts=self.pool.statuses(),
             )
 
     @property
@@ -106,48 +128,38 @@ class ProviderManager:
         await self.ollama.aclose()
 
     async def refresh(self) -> ProviderStatus:
-        """Probe Ollama now and switch if needed."""
+        """Probe every Ollama host now and switch if needed."""
         if self.mode == "embedded":
             return self._status
-        self._probes_started += 1
-        number = self._probes_started
-        timeout = self.settings.probe_timeout_seconds
-        try:
-            async with asyncio.timeout(timeout):
-                models = await self.ollama.list_models()
-        except LLMError as exc:
-            reachable, detail = False, exc.message
-        except TimeoutError:
-            reachable = False
-            detail = f"Ollama at {self.ollama.base_url} did not answer within {timeout:g} s."
-        else:
-            reachable = True
-            detail = self._reachable_detail([m.name for m in models])
-        # Concurrent probes may finish out of order: only a newer probe may overwrite.
-        if number > self._probes_applied:
-            self._probes_applied = number
-            self._apply(reachable, detail)
+        await self.pool.refresh()
+        self._apply(self.pool.statuses())
         return self._status
 
-    def _reachable_detail(self, names: list[str]) -> str:
-        model = self.settings.chat_model
-        if model in names or f"{model}:latest" in names:
-            return f"Ollama at {self.ollama.base_url} with {model}"
-        return f"Ollama at {self.ollama.base_url}; model {model} is not pulled there"
+    def _host_changed(self) -> None:
+        # A request found a host down (or a probe changed one): follow at once, but leave
+        # `checking` to the end of the first probe round.
+        if not self._status.checking:
+            self._apply(self.pool.statuses())
 
-    def _apply(self, reachable: bool, detail: str) -> None:
+    def _apply(self, hosts: tuple[HostStatus, ...]) -> None:
+        reachable = any(host.up for host in hosts)
         use_ollama = self.mode == "ollama" or reachable
         active: ProviderName = "ollama" if use_ollama else "embedded"
+        checked = [host.checked_at for host in hosts if host.checked_at is not None]
+        detail = describe(hosts, self.settings.chat_model)
         previous = self._status
-        self._status = ProviderStatus(active, reachable, datetime.now(UTC), detail)
+        self._status = ProviderStatus(
+            active, reachable, max(checked, default=datetime.now(UTC)), detail, hosts=hosts
+        )
         if previous.checking:
             logger.info("llm provider selected", active=active, mode=self.mode, detail=detail)
-        elif previous.active != active or previous.ollama_reachable != reachable:
+        elif previous.active != active or previous.hosts_summary != self._status.hosts_summary:
             logger.info(
                 "llm provider changed",
                 previous=previous.active,
                 active=active,
                 ollama_reachable=reachable,
+                hosts=self._status.hosts_summary,
                 detail=detail,
             )
 
