@@ -31,6 +31,8 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     created_at: datetime = created_field()
     last_sign_in_at: datetime | None = timestamp_field()
+    # Set when the account is deactivated: JWTs issued before it stay void after reactivation.
+    tokens_revoked_at: datetime | None = timestamp_field()
 
     @property
     def is_admin(self) -> bool:

@@ -1,8 +1,9 @@
 """Short-lived JWT access tokens for the REST API.
 
 A JWT cannot be revoked one by one, so every use loads the user again: a deactivated user's
-tokens stop at once. Each token also carries a keyed fingerprint of the password hash, so
-changing or resetting the password ends every token issued before.
+tokens stop at once. Each token also carries a keyed fingerprint of the password hash and of the
+last deactivation, so changing or resetting the password ends every token issued before, and
+reactivating an account does not bring back the tokens issued before it was deactivated.
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ def _secret() -> str:
     return get_settings().secret("jwt_secret")
 
 
-def _password_fingerprint(user: User) -> str:
-    return hmac.new(_secret().encode(), user.password_hash.encode(), hashlib.sha256).hexdigest()[
-        :32
-    ]
+def _credentials_fingerprint(user: User) -> str:
+    material = user.password_hash
+    if user.tokens_revoked_at is not None:
+        material += f"|{int(user.tokens_revoked_at.timestamp())}"
+    return hmac.new(_secret().encode(), material.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def issue(user: User, *, now: datetime | None = None) -> AccessToken:
@@ -57,7 +59,7 @@ def issue(user: User, *, now: datetime | None = None) -> AccessToken:
         "iat": int(issued.timestamp()),
         "exp": int(expires.timestamp()),
         "jti": uuid.uuid4().hex,
-        "pwd": _password_fingerprint(user),
+        "pwd": _credentials_fingerprint(user),
     }
     token = jwt.encode(claims, _secret(), algorithm=ALGORITHM)
     return AccessToken(token, expires, int(lifetime.total_seconds()))
@@ -68,7 +70,8 @@ def looks_like_jwt(candidate: str) -> bool:
 
 
 async def resolve(session: AsyncSession, token: str) -> User | None:
-    """The active user a valid token names, or None (bad signature, expired, stale password)."""
+    """The active user a valid token names, or None (bad signature, expired, stale password or
+    issued before a deactivation)."""
     if not looks_like_jwt(token):
         return None
     try:
@@ -86,6 +89,6 @@ async def resolve(session: AsyncSession, token: str) -> User | None:
     user = await session.get(User, user_id)
     if user is None or not user.is_active:
         return None
-    if not hmac.compare_digest(str(claims["pwd"]), _password_fingerprint(user)):
+    if not hmac.compare_digest(str(claims["pwd"]), _credentials_fingerprint(user)):
         return None
     return user

@@ -30,6 +30,7 @@ from youworker.settings import get_settings
 log = get_logger(__name__)
 
 TOKEN_MAX = 200
+INVITATION_NOT_FOUND = "Invitation not found."
 
 
 class InvitationState(StrEnum):
@@ -189,12 +190,15 @@ async def revoke(
 ) -> None:
     user = require_active(actor)
     invitation = await session.get(GroupInvitation, invitation_id)
-    if invitation is None:
-        raise NotFound("Invitation not found.")
-    if invitation.group_id is None:
-        require_site_admin(user)
-    else:
-        await groups.get_managed(session, user, invitation.group_id)
+    # Someone who cannot see the invitation's group (or, for the site's, is no admin) gets the
+    # answer a made-up id gets: the refusal must not confirm that the invitation exists.
+    if invitation is None or (invitation.group_id is None and not user.is_admin):
+        raise NotFound(INVITATION_NOT_FOUND)
+    if invitation.group_id is not None:
+        try:
+            await groups.get_managed(session, user, invitation.group_id)
+        except NotFound:
+            raise NotFound(INVITATION_NOT_FOUND) from None
     if invitation.used_at is not None:
         raise Conflict("This invitation was already accepted.")
     if invitation.revoked_at is None:

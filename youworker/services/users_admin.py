@@ -105,7 +105,7 @@ async def set_active(
     active: bool,
     context: audit.RequestContext | None = None,
 ) -> User:
-    """Deactivation ends the user's sessions and API keys at once."""
+    """Deactivation ends the user's sessions, API keys and JWTs at once, and for good."""
     require_site_admin(actor)
     user = await _target(session, user_id)
     if user.is_active == active:
@@ -118,6 +118,7 @@ async def set_active(
     user.is_active = active
     details: dict[str, Any] = {"email": user.email}
     if not active:
+        user.tokens_revoked_at = utcnow()
         details["sessions_ended"] = await sessions.end_user_sessions(session, user.id)
         revoked = await session.execute(
             update(ApiKey)
