@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from youworker.api import audit, docs, documents, errors, v1
+from youworker.api.nul_guard import reject_nul_characters
 from youworker.api.routes import router
 
 
@@ -16,6 +17,8 @@ def create_api() -> FastAPI:
         docs_url=None,  # served by api/docs.py with local assets
         redoc_url=None,
         openapi_url=docs.OPENAPI_URL,
+        # PostgreSQL text cannot hold NUL: refused up front as a validation error, never a 500.
+        dependencies=[Depends(reject_nul_characters)],
     )
     errors.install(api)
     api.include_router(router)

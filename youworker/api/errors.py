@@ -218,7 +218,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (429, "Rate limited; see Retry-After"),
     )
 }
-# Routes that read a body: one that cannot be parsed at all (not UTF-8, broken multipart) is a 400.
+# Routes that read a body: one that cannot be parsed at all (not UTF-8, broken multipart) is a
+# 400, one over SECURITY__MAX_REQUEST_MB a 413 (api/body_limit.py).
 BODY_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "Unreadable body (not UTF-8, broken multipart)"}
+    400: {"model": ErrorResponse, "description": "Unreadable body (not UTF-8, broken multipart)"},
+    413: {"model": ErrorResponse, "description": "Request body over the size limit"},
 }

@@ -184,6 +184,8 @@ def validated(filters: AuditFilter) -> AuditFilter:
         problems["resource_id"] = "Resource id must be at most 64 characters."
     if filters.start and filters.end and filters.start > filters.end:
         problems["end"] = "The end date is before the start date."
+    if filters.end == date.max:  # the range ends at the next midnight, past what dates can hold
+        problems["end"] = "Use an end date before 9999-12-31."
     if problems:
         raise ValidationFailed(problems)
     return AuditFilter(

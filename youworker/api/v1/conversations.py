@@ -68,14 +68,21 @@ def encode_cursor(cursor: chat.ConversationCursor | None) -> str | None:
 
 
 def decode_cursor(token: str | None) -> chat.ConversationCursor | None:
+    """The position encode_cursor wrote; anything else (tampered, hand-made) is refused."""
     if not token:
         return None
+    invalid = ValidationFailed({"cursor": "This cursor is not valid; start again."})
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         stamp, key = json.loads(raw)
-        return chat.ConversationCursor(datetime.fromisoformat(stamp), uuid.UUID(key))
+        if not (isinstance(stamp, str) and isinstance(key, str)):
+            raise invalid  # uuid.UUID(<an int>) fails with an AttributeError
+        position = chat.ConversationCursor(datetime.fromisoformat(stamp), uuid.UUID(key))
     except (binascii.Error, ValueError, TypeError):
-        raise ValidationFailed({"cursor": "This cursor is not valid; start again."}) from None
+        raise invalid from None
+    if position.updated_at.tzinfo is None:
+        raise invalid  # only UTC stamps are issued; a naive one cannot be compared (was a 500)
+    return position
 
 
 def _public(conversation: Conversation) -> ConversationPublic:

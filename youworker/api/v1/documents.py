@@ -106,9 +106,9 @@ def _oversize(name: str, size: int, max_bytes: int) -> UploadOutcome:
     "/documents",
     status_code=201,
     responses={
-        200: {"model": UploadResults, "description": "Every file was already uploaded"},
-        413: {"model": ErrorResponse, "description": "Every file was over the size limit"},
         **BODY_ERROR_RESPONSES,
+        200: {"model": UploadResults, "description": "Every file was already uploaded"},
+        413: {"model": ErrorResponse, "description": "Every file (or the body) was over the limit"},
     },
 )
 async def upload_documents(
