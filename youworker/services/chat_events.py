@@ -1,7 +1,8 @@
-"""In-process notices that a user's conversation list changed, so every tab of theirs refreshes.
+"""Notices that a user's conversation list changed, so every tab of theirs refreshes.
 
 Each user has a version that goes up on every change, with the client that caused it (if any):
-a tab that made the only change since it last looked has nothing to refresh.
+a tab that made the only change since it last looked has nothing to refresh. Versions are per
+process; with a shared broker every change is also announced to the other workers.
 """
 
 from __future__ import annotations
@@ -9,6 +10,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
+
+from youworker.services.broker import Broker
+
+TOPIC = "conversations"
 
 
 @dataclass
@@ -26,14 +31,37 @@ class Change:
 
 
 class ConversationEvents:
-    def __init__(self) -> None:
+    def __init__(self, broker: Broker | None = None) -> None:
         self._users: dict[uuid.UUID, _UserState] = {}
+        self._broker: Broker | None = None
+        if broker is not None:
+            self.connect(broker)
+
+    def connect(self, broker: Broker) -> None:
+        """Share changes with the other workers through `broker` (once, at start)."""
+        if self._broker is broker:
+            return
+        self._broker = broker
+        broker.subscribe(TOPIC, self._on_remote)
+
+    def _on_remote(self, message: str) -> None:
+        user, _, origin = message.partition(" ")
+        try:
+            user_id = uuid.UUID(user)
+        except ValueError:
+            return
+        self._bump(user_id, origin or None)
 
     def version(self, user_id: uuid.UUID) -> int:
         return self._users.setdefault(user_id, _UserState()).version
 
     def changed(self, user_id: uuid.UUID, origin: str | None = None) -> None:
         """Something in the user's list changed (created, renamed, deleted, answered)."""
+        self._bump(user_id, origin)
+        if self._broker is not None and self._broker.shared:
+            self._broker.publish(TOPIC, f"{user_id} {origin or ''}")
+
+    def _bump(self, user_id: uuid.UUID, origin: str | None) -> None:
         state = self._users.setdefault(user_id, _UserState())
         previous = state.changed
         state.version += 1

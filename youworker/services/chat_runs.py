@@ -3,6 +3,10 @@
 The task belongs to the process, not to a browser tab, so leaving the page does not lose the
 answer; it is saved when it ends (and checkpointed while it streams). Followers read snapshots;
 a follower that is slower than the stream simply sees the latest text, so updates coalesce.
+
+With several workers the broker carries the rest: the "one answer at a time" claim (renewed
+while the answer runs, so a dead worker's claim expires and its answer is marked interrupted),
+snapshots to followers on other workers, and stop requests to the worker writing the answer.
 """
 
 from __future__ import annotations
@@ -16,11 +20,11 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import update
 from sqlmodel import col
 
-from youworker.db import retry_when_locked, rows_affected, session_scope
+from youworker.db import retry_when_locked, session_scope
 from youworker.logging import get_logger
 from youworker.models import Conversation, Message, MessageStatus, ToolCall, User
 from youworker.models.base import utcnow
-from youworker.services import chat
+from youworker.services import chat, chat_interrupted, run_snapshots
 from youworker.services.agent import (
     AgentConfig,
     TextDelta,
@@ -32,52 +36,35 @@ from youworker.services.agent import (
     arguments_json,
     run_agent,
 )
+from youworker.services.broker import Broker, MemoryBroker
 from youworker.services.chat_events import conversation_events
-from youworker.services.documents.citations import Citation, CitationBook
+from youworker.services.documents.citations import CitationBook
 from youworker.services.documents.search_tool import SEARCH_TOOL_NAME
 from youworker.services.encryption import get_cipher
 from youworker.services.errors import Conflict, NotFound
 from youworker.services.llm.base import ChatMessage, LLMBackend, LLMError, Usage
 from youworker.services.llm.embedded import MODEL_NAME as EMBEDDED_MODEL_NAME
 from youworker.services.rate_limits import get_rate_limits
+from youworker.services.run_snapshots import RunSnapshot as RunSnapshot
+from youworker.services.run_snapshots import ToolCard as ToolCard
 from youworker.services.tools.base import ToolContext
 from youworker.settings import get_settings
 
 log = get_logger(__name__)
 
+BUSY = "An answer is still being written in this conversation."
 CHECKPOINT_SECONDS = 2.0
 CHANNEL_IDLE_SECONDS = 600.0
+# A worker renews its claim on a running answer this often; a dead worker's lapses after TTL.
+CLAIM_TTL_SECONDS = 30.0
+CLAIM_RENEW_SECONDS = CLAIM_TTL_SECONDS / 3
+STOP_WAIT_SECONDS = 15.0
+SNAPSHOTS = "runs"
+STOPS = "stop"
 
 
-@dataclass(frozen=True)
-class ToolCard:
-    call_id: str
-    step: int
-    name: str
-    arguments: str
-    status: str  # running | ok | error
-    output: str = ""
-    error: str = ""
-    duration_ms: int | None = None
-
-
-@dataclass(frozen=True)
-class RunSnapshot:
-    conversation_id: str
-    message_id: str
-    model: str
-    text: str
-    thinking: str
-    tools: tuple[ToolCard, ...]
-    status: str  # streaming | complete | stopped | error
-    error_code: str | None
-    error_message: str | None
-    version: int
-    citations: tuple[Citation, ...] = ()
-
-    @property
-    def finished(self) -> bool:
-        return self.status != MessageStatus.STREAMING
+def claim_key(conversation_id: uuid.UUID | str) -> str:
+    return f"answer:{conversation_id}"
 
 
 @dataclass
@@ -98,6 +85,8 @@ class _Run:
     stop_requested: bool = False
     task: asyncio.Task[None] | None = None
     citations: CitationBook = field(default_factory=CitationBook)
+    claim: str = ""
+    heartbeat: asyncio.Task[None] | None = None
 
 
 class _Channel:
@@ -106,9 +95,29 @@ class _Channel:
     def __init__(self) -> None:
         self.version = 0
         self.run: _Run | None = None
-        self.last: RunSnapshot | None = None
+        self._last: RunSnapshot | None = None
+        self._remote: str | None = None  # another worker's snapshot, decoded when read
         self.touched = time.monotonic()
         self._changed = asyncio.Event()
+
+    @property
+    def last(self) -> RunSnapshot | None:
+        if self._remote is not None:
+            self._last, self._remote = run_snapshots.decode(self._remote), None
+        return self._last
+
+    @last.setter
+    def last(self, snapshot: RunSnapshot | None) -> None:
+        self._last, self._remote = snapshot, None
+
+    def set_remote(self, body: str) -> None:
+        self._remote = body
+
+    @property
+    def remote_running(self) -> bool:
+        """Another worker is writing the answer (as far as its latest snapshot says)."""
+        snapshot = self.last
+        return self.run is None and snapshot is not None and not snapshot.finished
 
     def bump(self) -> None:
         self.touched = time.monotonic()
@@ -133,11 +142,17 @@ BackendResolver = Callable[[], Awaitable[tuple[LLMBackend, str]]]
 class ChatRuns:
     """Starts, stops and broadcasts answers. One instance per backend process."""
 
-    def __init__(self, resolve_backend: BackendResolver, tools: ToolRunner) -> None:
+    def __init__(
+        self, resolve_backend: BackendResolver, tools: ToolRunner, broker: Broker | None = None
+    ) -> None:
         self._resolve_backend = resolve_backend
         self._tools = tools
+        self._broker = broker or MemoryBroker()
         self._channels: dict[uuid.UUID, _Channel] = {}
         self._starting: set[uuid.UUID] = set()  # conversations whose start() is saving
+        self._background: set[asyncio.Task[object]] = set()
+        self._broker.subscribe(SNAPSHOTS, self._on_snapshot)
+        self._broker.subscribe(STOPS, self._on_stop_request)
 
     def _channel(self, conversation_id: uuid.UUID) -> _Channel:
         channel = self._channels.get(conversation_id)
@@ -153,8 +168,34 @@ class ChatRuns:
             del self._channels[key]
 
     def is_running(self, conversation_id: uuid.UUID) -> bool:
+        """An answer is being written here, or (its latest snapshot says) on another worker."""
         channel = self._channels.get(conversation_id)
-        return channel is not None and channel.run is not None
+        return channel is not None and (channel.run is not None or channel.remote_running)
+
+    async def follow(self, conversation_id: uuid.UUID) -> None:
+        """Before reading a conversation's snapshot: fetch another worker's latest one, if
+        this worker has none yet (it had no follower when the answer started)."""
+        channel = self._channels.get(conversation_id)
+        if channel is not None and (channel.run is not None or channel.last is not None):
+            return
+        if not self._broker.shared:
+            return
+        kept = await self._broker.last(SNAPSHOTS, str(conversation_id))
+        if kept is not None:
+            self._on_snapshot(kept)
+
+    def _on_snapshot(self, message: str) -> None:
+        """A snapshot published by another worker."""
+        key, body = run_snapshots.split(message)
+        try:
+            conversation_id = uuid.UUID(key)
+        except ValueError:
+            return
+        channel = self._channel(conversation_id)
+        if channel.run is not None:
+            return  # this worker writes that answer now; the message is older
+        channel.set_remote(body)
+        channel.bump()
 
     async def start(
         self, actor: User, conversation_id: uuid.UUID, user_text: str | None
@@ -175,9 +216,13 @@ class ChatRuns:
             # Checked and claimed with no await in between, so of two tabs starting at once
             # one saves its question and the other saves nothing.
             if channel.run is not None or conversation_id in self._starting:
-                raise Conflict("An answer is still being written in this conversation.")
+                raise Conflict(BUSY)
             self._starting.add(conversation_id)
             reserved = True
+            # Across workers: only the holder of the claim writes an answer here.
+            claim = await self._broker.claim(claim_key(conversation_id), CLAIM_TTL_SECONDS)
+            if claim is None:
+                raise Conflict(BUSY)
             model = conversation.model or default_model
             if backend.name == "ollama" and model == EMBEDDED_MODEL_NAME:
                 model = default_model  # chosen while Ollama was away
@@ -201,17 +246,23 @@ class ChatRuns:
                     await db.commit()
                     return answer, await chat.history_for_model(db, conversation_id)
 
-            answer, history = await retry_when_locked(save)
+            try:
+                answer, history = await retry_when_locked(save)
+            except BaseException:
+                await self._broker.release(claim_key(conversation_id), claim)
+                raise
             run = _Run(
                 conversation_id=conversation_id,
                 owner_id=actor.id,
                 message_id=answer.id,
                 model=model,
+                claim=claim,
             )
             channel.run = run
         finally:
             if reserved:
                 self._starting.discard(conversation_id)
+        run.heartbeat = asyncio.create_task(self._keep_claim(run))
         self._publish(channel, run)
         config = AgentConfig(
             model=model,
@@ -233,9 +284,54 @@ class ChatRuns:
         channel = self._channels.get(conversation_id)
         run = channel.run if channel else None
         if run is None:
-            return False
+            return await self._stop_elsewhere(actor, conversation_id)
         if run.owner_id != actor.id:
             raise NotFound("Conversation not found.")
+        await self._stop_here(channel, run)
+        return True
+
+    async def _stop_elsewhere(self, actor: User, conversation_id: uuid.UUID) -> bool:
+        """Ask the worker writing the answer (if any) to stop it; wait until it says it did."""
+        if not self._broker.shared:
+            return False
+        async with session_scope() as db:
+            await chat.get_owned(db, actor, conversation_id)  # NotFound for anyone else
+        if await self._broker.holder(claim_key(conversation_id)) is None:
+            return False
+        await self.follow(conversation_id)
+        self._broker.publish(STOPS, str(conversation_id))
+        log.info("chat.stop_requested", conversation=str(conversation_id))
+
+        async def stopped() -> None:
+            while True:
+                seen = self.version(conversation_id)
+                snapshot = self.snapshot(conversation_id)
+                if snapshot is None or snapshot.finished:
+                    return
+                await self.wait_for_change(conversation_id, seen, STOP_WAIT_SECONDS)
+
+        try:
+            await asyncio.wait_for(stopped(), STOP_WAIT_SECONDS)
+        except TimeoutError:
+            log.warning("chat.stop_unconfirmed", conversation=str(conversation_id))
+        return True
+
+    def _on_stop_request(self, message: str) -> None:
+        """Another worker asks to stop an answer; only the one writing it acts."""
+        try:
+            channel = self._channels.get(uuid.UUID(message))
+        except ValueError:
+            return
+        run = channel.run if channel else None
+        if channel is not None and run is not None:
+            self._spawn(self._stop_here(channel, run))
+
+    def _spawn(self, work: Awaitable[object]) -> None:
+        task: asyncio.Task[object] = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _stop_here(self, channel: _Channel | None, run: _Run) -> None:
         run.stop_requested = True
         if run.task is not None:
             run.task.cancel()
@@ -244,7 +340,6 @@ class ChatRuns:
             # Cancelled before its first step: _execute never ran, so save it as stopped here.
             run.status = MessageStatus.STOPPED
             await self._finish(channel, run)
-        return True
 
     def snapshot(self, conversation_id: uuid.UUID) -> RunSnapshot | None:
         """The answer being written (or the one that just ended), if any."""
@@ -280,6 +375,17 @@ class ChatRuns:
             citations=tuple(run.citations.citations()),
         )
         channel.bump()
+        self._share(channel.last)
+
+    def _share(self, snapshot: RunSnapshot) -> None:
+        """Followers on other workers get it too (encoded only when actually sent)."""
+        if self._broker.shared:
+            self._broker.publish(
+                SNAPSHOTS,
+                lambda: run_snapshots.encode(snapshot),
+                coalesce=snapshot.conversation_id,
+                keep_s=CHANNEL_IDLE_SECONDS,
+            )
 
     async def _execute(
         self,
@@ -452,6 +558,10 @@ class ChatRuns:
         try:
             await retry_when_locked(save)
         finally:
+            if run.heartbeat is not None and run.heartbeat is not asyncio.current_task():
+                run.heartbeat.cancel()
+            # Released before the final snapshot, so whoever sees it may start the next answer.
+            await self._broker.release(claim_key(run.conversation_id), run.claim)
             channel.run = None
             self._publish(channel, run)
             # The list order (and, for a first answer, the title) changed for every tab.
@@ -467,21 +577,52 @@ class ChatRuns:
                 tools=len(run.tools),
             )
 
+    async def _keep_claim(self, run: _Run) -> None:
+        """Renew the claim while the answer runs: the heartbeat other workers rely on."""
+        key = claim_key(run.conversation_id)
+        while True:
+            await asyncio.sleep(CLAIM_RENEW_SECONDS)  # the renewal period, not a wait on others
+            if not await self._broker.renew(key, run.claim, CLAIM_TTL_SECONDS):
+                log.warning("chat.claim_lost", conversation=str(run.conversation_id))
+                return
+
+    async def mark_interrupted(self) -> int:
+        """Answers left streaming by a worker that died (its claim lapsed) are saved as stopped,
+        and their followers on every worker are told."""
+        count = 0
+        for message_id, conversation_id, model in await chat_interrupted.streaming_answers():
+            channel = self._channels.get(conversation_id)
+            if channel is not None and channel.run is not None:
+                continue
+            if await self._broker.holder(claim_key(conversation_id)) is not None:
+                continue
+            if await chat_interrupted.save_interrupted(message_id):
+                count += 1
+                channel = self._channel(conversation_id)
+                channel.last = chat_interrupted.interrupted_snapshot(
+                    conversation_id, message_id, model, channel.last, channel.version + 1
+                )
+                channel.bump()
+                self._share(channel.last)
+        if count:
+            log.info("chat.interrupted_answers_saved", count=count)
+        return count
+
+    async def watch_interrupted(self, every_s: float = CLAIM_TTL_SECONDS) -> None:
+        """With several workers: find answers of workers that died, for as long as this runs."""
+        while True:
+            await asyncio.sleep(every_s)  # the sweep period
+            try:
+                await self.mark_interrupted()
+            except Exception:
+                log.exception("chat.interrupted_sweep_failed")
+
     async def shutdown(self) -> None:
         """Stop every run (process exit); each is saved as stopped."""
         tasks = [c.run.task for c in self._channels.values() if c.run and c.run.task]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def mark_interrupted() -> int:
-    """Answers left streaming by a process that died are saved as stopped (single-process only)."""
-    async with session_scope() as db:
-        result = await db.execute(
-            update(Message)
-            .where(col(Message.status) == MessageStatus.STREAMING)
-            .values(status=MessageStatus.STOPPED, error_code="interrupted", completed_at=utcnow())
-        )
-        await db.commit()
-    return rows_affected(result)
+        for background in list(self._background):
+            background.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)

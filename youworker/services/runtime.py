@@ -10,7 +10,10 @@ from youworker.db import session_scope
 from youworker.logging import get_logger
 from youworker.models import User
 from youworker.services.authz import require_active
-from youworker.services.chat_runs import ChatRuns, mark_interrupted
+from youworker.services.broker import Broker, make_broker
+from youworker.services.chat_events import conversation_events
+from youworker.services.chat_runs import ChatRuns
+from youworker.services.config_sync import ConfigSync
 from youworker.services.documents.embedders import Embedder, EmbedderSelector
 from youworker.services.documents.ingest import IngestContext
 from youworker.services.documents.retrieval import Passage, search_passages
@@ -30,6 +33,24 @@ log = get_logger(__name__)
 
 def get_provider_manager() -> ProviderManager:
     return _provider_manager()
+
+
+@lru_cache(maxsize=1)
+def get_broker() -> Broker:
+    """In memory for one process; Redis (REDIS__URL) when several workers share the work."""
+    return make_broker(get_settings().redis.url)
+
+
+@lru_cache(maxsize=1)
+def get_config_sync() -> ConfigSync:
+    return ConfigSync(get_broker(), _reload_tools)
+
+
+async def _reload_tools() -> None:
+    """Another worker changed MCP servers or tool switches: apply them here too."""
+    await get_mcp_manager().refresh()
+    async with session_scope() as db:
+        await get_tool_registry().load_settings(db)
 
 
 @lru_cache(maxsize=1)
@@ -63,6 +84,7 @@ async def search_for_user(user_id: str, query: str, limit: int) -> list[Passage]
 
 
 async def _active_backend() -> tuple[LLMBackend, str]:
+    await get_config_sync().current()  # an answer offers the tools as configured now
     manager = get_provider_manager()
     backend = await manager.current_backend()
     return backend, manager.default_model()
@@ -70,7 +92,7 @@ async def _active_backend() -> tuple[LLMBackend, str]:
 
 @lru_cache(maxsize=1)
 def get_chat_runs() -> ChatRuns:
-    return ChatRuns(_active_backend, get_tool_registry())
+    return ChatRuns(_active_backend, get_tool_registry(), get_broker())
 
 
 @lru_cache(maxsize=1)
@@ -122,14 +144,22 @@ def get_ingestion_worker() -> IngestionWorker:
     return IngestionWorker(ingest_context())
 
 
+_sweeps: set[asyncio.Task[None]] = set()
+
+
 async def start() -> None:
     """Start background work without waiting on any provider (probes run in the background)."""
     settings = get_settings()
-    if settings.redis.url is None:
-        interrupted = await mark_interrupted()
-        if interrupted:
-            log.info("chat.interrupted_answers_saved", count=interrupted)
+    broker = get_broker()
+    await broker.start()
+    conversation_events.connect(broker)
+    runs = get_chat_runs()
+    # Answers whose worker died (this one before a restart, or another whose claim lapsed).
+    await runs.mark_interrupted()
+    if broker.shared:
+        _sweeps.add(asyncio.create_task(runs.watch_interrupted()))
     await get_provider_manager().start()
+    await get_config_sync().loaded()
     async with session_scope() as db:
         await get_tool_registry().load_settings(db)
     await get_mcp_manager().start()
@@ -139,7 +169,12 @@ async def start() -> None:
 
 async def stop() -> None:
     await get_ingestion_worker().stop()
+    for sweep in _sweeps:
+        sweep.cancel()
+    await asyncio.gather(*_sweeps, return_exceptions=True)
+    _sweeps.clear()
     await get_chat_runs().shutdown()
     await get_mcp_manager().aclose()
     await get_provider_manager().stop()
     await get_vector_store().close()
+    await get_broker().close()

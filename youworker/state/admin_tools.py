@@ -12,7 +12,7 @@ from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import tools_admin
 from youworker.services.errors import ServiceError, ValidationFailed
-from youworker.services.runtime import get_mcp_manager, get_tool_registry
+from youworker.services.runtime import get_config_sync, get_mcp_manager, get_tool_registry
 from youworker.state.session import SessionState
 
 
@@ -66,6 +66,8 @@ class AdminToolsState(SessionState):
         return (user if user.is_admin else None), None
 
     async def _reload(self, actor: User) -> None:
+        # This worker may not have seen a change made through another worker yet.
+        await get_config_sync().current()
         statuses = {s.name: s for s in get_mcp_manager().status()}
         async with session_scope() as db:
             servers = await tools_admin.list_servers(db, actor)
@@ -145,6 +147,7 @@ class AdminToolsState(SessionState):
             self.form_errors = {"name": exc.message}
             return None
         await get_mcp_manager().refresh()
+        await get_config_sync().changed()
         await self._reload(actor)
         return rx.toast.success("MCP server added.")
 
@@ -161,6 +164,7 @@ class AdminToolsState(SessionState):
         except (ServiceError, ValueError):
             return rx.toast.error("MCP server not found.")
         await get_mcp_manager().refresh()
+        await get_config_sync().changed()
         await self._reload(actor)
         return None
 
@@ -184,6 +188,7 @@ class AdminToolsState(SessionState):
         except (ServiceError, ValueError):
             return rx.toast.error("MCP server not found.")
         await get_mcp_manager().refresh()
+        await get_config_sync().changed()
         await self._reload(actor)
         return rx.toast.success("MCP server removed.")
 
@@ -195,8 +200,10 @@ class AdminToolsState(SessionState):
         try:
             async with session_scope() as db:
                 await tools_admin.set_tool_enabled(db, actor, name, enabled, self._context())
+                await get_tool_registry().load_settings(db)
         except ServiceError as exc:
             return rx.toast.error(exc.message)
+        await get_config_sync().changed()
         await self._reload(actor)
         return None
 

@@ -24,8 +24,14 @@ from youworker.services.errors import (
     ServiceError,
     ValidationFailed,
 )
+from youworker.services.llm.provider import user_notice
 from youworker.services.markdown import escape_raw_html
-from youworker.services.runtime import get_chat_runs, get_provider_manager, get_tool_registry
+from youworker.services.runtime import (
+    get_chat_runs,
+    get_config_sync,
+    get_provider_manager,
+    get_tool_registry,
+)
 from youworker.state.session import SessionState
 
 # One browser update per 40 ms, however fast the model is (Open WebUI #8254).
@@ -262,12 +268,7 @@ class ChatState(SessionState):
         live._show(snapshot)
 
     def _refresh_provider(self) -> None:
-        status = get_provider_manager().status()
-        self.provider_banner = (
-            "Built-in small model: connect Ollama for real answers."
-            if status.active == "embedded" and not status.checking
-            else ""
-        )
+        self.provider_banner = user_notice(get_provider_manager().status())
 
     def _refresh_tools(self, conversation: Conversation | None) -> None:
         self.use_documents = conversation.use_documents if conversation else self.use_documents
@@ -286,6 +287,7 @@ class ChatState(SessionState):
         self.composer_error = ""
         self.not_found = False
         self._refresh_provider()
+        await get_config_sync().current()  # tools switched on or off through another worker
         await self._load_sidebar(user)
         target = self._route_conversation()
         if not target:
@@ -303,6 +305,7 @@ class ChatState(SessionState):
         self.current_id = str(conversation.id)
         await self._load_thread(user, conversation)
         self._refresh_tools(conversation)
+        await get_chat_runs().follow(conversation.id)
         snapshot = get_chat_runs().snapshot(conversation.id)
         if snapshot is not None and not snapshot.finished:
             await self._apply_snapshot(snapshot)
@@ -425,9 +428,13 @@ class ChatState(SessionState):
                 return
             conversation_id = self.current_id
             self._watching = conversation_id
+            # This tab shows an answer being written: if it already ended (a fast answer ends
+            # before a follower starts), the latest snapshot is shown at once, not missed.
+            expecting = self.streaming
         runs = get_chat_runs()
         key = uuid.UUID(conversation_id)
-        seen = -1 if runs.is_running(key) else runs.version(key)
+        await runs.follow(key)
+        seen = -1 if expecting or runs.is_running(key) else runs.version(key)
         idle_until = time.monotonic() + WATCH_IDLE_SECONDS
         last_push = 0.0
         try:
@@ -441,9 +448,10 @@ class ChatState(SessionState):
                 seen = version
                 idle_until = time.monotonic() + WATCH_IDLE_SECONDS
                 snapshot = runs.snapshot(key)
-                if snapshot is None:
+                if snapshot is None and not expecting:
                     continue
-                if not snapshot.finished:
+                expecting = False
+                if snapshot is not None and not snapshot.finished:
                     if not (snapshot.text or snapshot.thinking or snapshot.tools):
                         continue  # nothing to show yet; the bubble already says "Thinking"
                     # Leading-edge throttle: the first token goes out at once, later ones are

@@ -764,5 +764,11 @@ def open_vector_store(settings: Settings) -> VectorStore:
         logger.info("vector store", store="qdrant", url=str(url))
         return QdrantServerStore(str(url), prefix=settings.llm.qdrant_collection)
     root = (settings.data_dir / "vectors").resolve()
+    if settings.redis.url is not None:
+        # Several workers (REDIS__URL) share the data directory: they take turns on the shards.
+        from youworker.services.documents.shared_edge import SharedEdgeVectorStore
+
+        logger.info("vector store", store="edge-shared", path=str(root))
+        return SharedEdgeVectorStore(root)
     logger.info("vector store", store="edge", path=str(root))
     return EdgeVectorStore(root)
