@@ -93,14 +93,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine_for(url: str, echo: bool = False) -> AsyncEngine:
-    """An async engine for `url` with per-backend tuning."""
+def create_engine_for(
+    url: str, echo: bool = False, pool_size: int = 10, max_overflow: int = 20
+) -> AsyncEngine:
+    """An async engine for `url` with per-backend tuning (the pool sizes apply to PostgreSQL)."""
     target = async_url(url)
     if target.startswith("sqlite"):
         engine = create_async_engine(target, echo=echo)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(target, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_async_engine(
+        target, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
+    )
 
 
 def get_engine() -> AsyncEngine:
@@ -109,7 +113,12 @@ def get_engine() -> AsyncEngine:
         settings = get_settings()
         if not settings.database.url:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-        _engine = create_engine_for(settings.database_url, settings.database.echo)
+        _engine = create_engine_for(
+            settings.database_url,
+            settings.database.echo,
+            pool_size=settings.database.pool_size,
+            max_overflow=settings.database.max_overflow,
+        )
         _session_factory = async_sessionmaker(_engine, expire_on_commit=False)
     return _engine
 

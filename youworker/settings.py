@@ -58,6 +58,10 @@ def normalize_origin(value: str) -> str | None:
 class DatabaseSettings(BaseModel):
     url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in the data dir")
     echo: bool = False
+    # PostgreSQL connections per process: workers x (pool_size + max_overflow) must stay under the
+    # server's max_connections.
+    pool_size: int = Field(default=10, ge=1, le=200)
+    max_overflow: int = Field(default=20, ge=0, le=500)
 
     @field_validator("url")
     @classmethod

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy.pool import QueuePool
 
+from youworker.db import create_engine_for
 from youworker.settings import SettingsError, load_settings
 
 
@@ -170,3 +172,27 @@ def test_env_example_lists_every_setting() -> None:
                 )
         else:
             assert f"{field_name.upper()}=" in example, f"{field_name} missing"
+
+
+async def test_postgres_pool_follows_the_settings(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE__URL", "postgresql://app@127.0.0.1:5432/youworker")
+    monkeypatch.setenv("DATABASE__POOL_SIZE", "3")
+    monkeypatch.setenv("DATABASE__MAX_OVERFLOW", "4")
+    database = load_settings().database
+    engine = create_engine_for(
+        database.url, pool_size=database.pool_size, max_overflow=database.max_overflow
+    )
+    try:  # creating the engine connects nowhere
+        pool = engine.sync_engine.pool
+        assert isinstance(pool, QueuePool)
+        assert (pool.size(), pool._max_overflow) == (3, 4)
+    finally:
+        await engine.dispose()
+
+
+def test_a_pool_of_zero_is_refused(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE__POOL_SIZE", "0")
+    with pytest.raises(SettingsError, match="DATABASE__POOL_SIZE"):
+        load_settings()
