@@ -11,14 +11,15 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.ollama_server import PLAIN_REPLY, OllamaTestServer, ServerConfig
+from tests.integration.test_chat_runs import backend, server
+from tests.ollama_server import PLAIN_REPLY
 from youworker.db import session_scope
 from youworker.models import Message, MessageStatus, User
 from youworker.models.base import utcnow
@@ -36,7 +37,9 @@ from youworker.services.tools.registry import ToolRegistry
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RUN_BOUND_S = 30.0  # an upper bound on any one wait, not a performance threshold
-SLOW_TOKENS = 10_000  # test-slow at 20 tokens/s: far longer than any test waits
+
+
+__all__ = ["backend", "server"]  # fixtures shared with test_chat_runs
 
 
 def _redis_reachable() -> bool:
@@ -96,21 +99,6 @@ async def workers(request: pytest.FixtureRequest) -> AsyncIterator[Workers]:
         if keys:
             await admin.delete(*keys)
         await admin.aclose()
-
-
-@pytest.fixture
-def server() -> Iterator[OllamaTestServer]:
-    with OllamaTestServer(
-        config=ServerConfig(slow_tokens=SLOW_TOKENS, tokens_per_second=20)
-    ) as srv:
-        yield srv
-
-
-@pytest.fixture
-async def backend(server: OllamaTestServer) -> AsyncIterator[OllamaBackend]:
-    llm = OllamaBackend(server.url, timeout=30)
-    yield llm
-    await llm.aclose()
 
 
 @dataclass

@@ -157,7 +157,7 @@ async def _give_up(session: AsyncSession, job: IngestionJob, max_attempts: int) 
         .values(status=JobStatus.FAILED, error=reason, finished_at=utcnow(), lease_until=None)
     )
     if rows_affected(changed) == 1:
-        await _set_document_failed(session, job.document_id, reason)
+        await _set_document_status(session, job.document_id, DocumentStatus.FAILED, reason)
     await session.commit()
     status_changed.fire()
     log.warning("ingest.job_abandoned", job=str(job.id), attempts=job.attempts)
@@ -202,65 +202,69 @@ async def postpone(
     A wait is not a crash: the attempt it used is given back, so waiting out an outage never
     exhausts `job_max_attempts`.
     """
-    reason = reason[:ERROR_MAX]
-    result = await session.execute(
-        update(IngestionJob)
-        .where(
-            col(IngestionJob.id) == job_id,
-            col(IngestionJob.worker_id) == worker_id,
-            col(IngestionJob.status) == JobStatus.RUNNING,
-        )
-        .values(
-            status=JobStatus.QUEUED,
-            worker_id=None,
-            lease_until=None,
-            not_before=utcnow() + delay,
-            waits=IngestionJob.waits + 1,
-            attempts=IngestionJob.attempts - 1,  # the claim counted one
-            error=reason,
-        )
+    return await _release(
+        session,
+        job_id,
+        worker_id,
+        reason,
+        DocumentStatus.QUEUED,
+        status=JobStatus.QUEUED,
+        worker_id=None,
+        not_before=utcnow() + delay,
+        waits=IngestionJob.waits + 1,
+        attempts=IngestionJob.attempts - 1,  # the claim counted one
     )
-    held = rows_affected(result) == 1
-    if held:
-        job = await session.get(IngestionJob, job_id)
-        if job is not None:
-            await session.execute(
-                update(Document)
-                .where(col(Document.id) == job.document_id)
-                .values(status=DocumentStatus.QUEUED, error=reason, updated_at=utcnow())
-            )
-    await session.commit()
-    status_changed.fire()
-    return held
 
 
 async def fail(session: AsyncSession, job_id: uuid.UUID, worker_id: str, reason: str) -> bool:
     """Record the reason on the job and its document; False when the job was lost meanwhile."""
+    return await _release(
+        session,
+        job_id,
+        worker_id,
+        reason,
+        DocumentStatus.FAILED,
+        status=JobStatus.FAILED,
+        finished_at=utcnow(),
+    )
+
+
+async def _release(
+    session: AsyncSession,
+    job_id: uuid.UUID,
+    holder: str,
+    reason: str,
+    document_status: str,
+    **job_values: object,
+) -> bool:
+    """End `holder`'s hold on a running job with `job_values`; the document shows `reason`."""
     reason = reason[:ERROR_MAX]
     result = await session.execute(
         update(IngestionJob)
         .where(
             col(IngestionJob.id) == job_id,
-            col(IngestionJob.worker_id) == worker_id,
+            col(IngestionJob.worker_id) == holder,
             col(IngestionJob.status) == JobStatus.RUNNING,
         )
-        .values(status=JobStatus.FAILED, finished_at=utcnow(), lease_until=None, error=reason)
+        .values(lease_until=None, error=reason, **job_values)
     )
     held = rows_affected(result) == 1
     if held:
         job = await session.get(IngestionJob, job_id)
         if job is not None:
-            await _set_document_failed(session, job.document_id, reason)
+            await _set_document_status(session, job.document_id, document_status, reason)
     await session.commit()
     status_changed.fire()
     return held
 
 
-async def _set_document_failed(session: AsyncSession, document_id: uuid.UUID, reason: str) -> None:
+async def _set_document_status(
+    session: AsyncSession, document_id: uuid.UUID, status: str, reason: str
+) -> None:
     await session.execute(
         update(Document)
         .where(col(Document.id) == document_id)
-        .values(status=DocumentStatus.FAILED, error=reason[:ERROR_MAX], updated_at=utcnow())
+        .values(status=status, error=reason[:ERROR_MAX], updated_at=utcnow())
     )
 
 
