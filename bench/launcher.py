@@ -167,8 +167,10 @@ class AppServer:
         chat_model: str,
         startup_timeout_s: float = 420.0,
         keep_log: Path | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.data_dir = data_dir
+        self.extra_env = extra_env or {}
         self.ollama_url = ollama_url
         self.chat_model = chat_model
         self.startup_timeout_s = startup_timeout_s
@@ -206,6 +208,7 @@ class AppServer:
                 "LLM__CHAT_MODEL": self.chat_model,
             }
         )
+        env.update(self.extra_env)
         return env
 
     def start(self) -> str:

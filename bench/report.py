@@ -16,11 +16,14 @@ ORDER = (
     "streaming",
     "concurrency",
     "browser_concurrency",
+    "crowd",
     "open_conversation",
     "parse_chunk",
     "retrieval",
     "ingest",
     "admin_pages",
+    "memory",
+    "soak",
 )
 _NUMBER = re.compile(r"^(\d+)([a-z]?)\.")
 _MARKER = re.compile(r"^<!-- bench: (\S+) -->$")
@@ -200,8 +203,8 @@ def render(results: list[BenchResult], info: RunInfo, previous: str | None = Non
         about,
         "",
         "Run it with `make bench`, or `.venv/bin/python -m bench "
-        "[--only stream,concurrency,open,parse,retrieval,ingest,admin] [--quick]`. Raw results "
-        "and profiles go to `bench/results/` (not committed).",
+        "[--only stream,concurrency,crowd,open,parse,retrieval,ingest,admin,memory,soak] "
+        "[--quick]`. Raw results and profiles go to `bench/results/` (not committed).",
         "",
     ]
     if info.quick:

@@ -1,6 +1,7 @@
 """`make bench`: run each benchmark in its own process, then write docs/PERFORMANCE.md.
 
-    .venv/bin/python -m bench [--only stream,concurrency,open,parse,retrieval,ingest,admin]
+    .venv/bin/python -m bench
+        [--only stream,concurrency,crowd,open,parse,retrieval,ingest,admin,memory,soak]
         [--quick] [--output PATH] [--replace]
 
 A full run rewrites the report; with `--only` the chosen benchmarks' sections replace theirs in
@@ -51,12 +52,15 @@ class Benchmark:
 BENCHMARKS = (
     Benchmark("stream", "bench.stream_browser", "1. Streaming through the browser", 600.0),
     Benchmark("concurrency", "bench.concurrency", "2. Concurrent streaming chats", 300.0),
+    Benchmark("crowd", "bench.crowd", "2c. 100 users streaming on one worker", 900.0),
     Benchmark("open", "bench.open_conversation", "3. Opening a long conversation", 300.0),
     Benchmark("parse", "bench.parse_chunk", "4. Parsing and chunking documents", 180.0),
     Benchmark("retrieval", "bench.retrieval", "5. Retrieval with the access filter", 600.0),
     Benchmark("ingest", "bench.ingest", "6. Ingestion throughput", 600.0),
     # Seeding its PostgreSQL database takes a few minutes the first time; later runs reuse it.
     Benchmark("admin", "bench.admin_pages", "7. Analytics dashboard and audit log", 1800.0),
+    Benchmark("memory", "bench.memory", "8. Idle backend memory", 600.0),
+    Benchmark("soak", "bench.soak", "9. Soak: 10 minutes of simulated users", 1500.0),
 )
 
 

@@ -26,6 +26,7 @@ Models (the requested name picks the behaviour; any other name answers 404 "not 
 - test-midstream-error: streams a few chunks, then an {"error": ...} line.
 - test-500: HTTP 500 with {"error": ...}.
 - test-slow: streams `config.slow_tokens` tokens at `config.tokens_per_second`.
+- test-stamped: as test-slow, each token `s<index>@<unix time sent, µs>` so a client measures delay.
 - test-rag: answers from passages in the conversation (a system message or a tool result, as
   "[n] (name, page p)" blocks) by quoting the first sentence of passage [1] and citing "[1]";
   with no passages, calls `search_documents` when offered, else says it found nothing.
@@ -71,6 +72,7 @@ MODELS = (
     "test-hangup",
     "test-500",
     "test-slow",
+    "test-stamped",
     "test-embed",
     "test-rag",
 )
@@ -327,6 +329,8 @@ class _Handler(BaseHTTPRequestHandler):
             ]
         if model == "test-slow":
             return [{"content": f"tok{i} "} for i in range(owner.config.slow_tokens)]
+        if model == "test-stamped":
+            return [{"stamp": f"s{i}"} for i in range(owner.config.slow_tokens)]
         if model == "test-rag":
             answer = _rag_answer(messages)
             offered = {t.get("function", {}).get("name") for t in tools}
@@ -367,7 +371,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, model: str, steps: list[dict[str, Any]], prompt_tokens: int) -> None:
         owner = self.server.owner
-        paced = model == "test-slow"
+        paced = model in ("test-slow", "test-stamped")
         interval = 1.0 / owner.config.tokens_per_second if paced else 0.0
         self._start_stream()
         started = time.monotonic()
@@ -386,6 +390,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
+            if "stamp" in part:
+                # Stamped as it is written, so the reader's delay includes none of the pacing.
+                part = {"content": f"{part['stamp']}@{time.time_ns() // 1000} "}
             message = {"role": "assistant", "content": "", **part}
             self._line({"model": model, "created_at": _now(), "message": message, "done": False})
             sent += 1

@@ -7,10 +7,15 @@ import asyncio
 import getpass
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet
 
 from youworker.logging import configure_logging, get_logger
+
+if TYPE_CHECKING:
+    from youworker.services.documents.vectorstore import VectorStore
+    from youworker.settings import Settings
 
 log = get_logger(__name__)
 
@@ -100,13 +105,38 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
     return asyncio.run(_rotate_key(args.batch_size))
 
 
+def _worker_store(settings: Settings) -> VectorStore:
+    """The Qdrant server, or the embedded store taken in turns (a file lock per call): separate
+    worker processes may be several at once, and a store one process keeps open is not shared."""
+    from youworker.services.documents.shared_edge import SharedEdgeVectorStore
+    from youworker.services.documents.vectorstore import EdgeVectorStore, open_vector_store
+
+    store = open_vector_store(settings)
+    if isinstance(store, EdgeVectorStore) and not isinstance(store, SharedEdgeVectorStore):
+        log.info("vector store", store="edge-shared", path=str(store.root))
+        return SharedEdgeVectorStore(store.root)
+    return store
+
+
 async def _worker(once: bool) -> int:
     import signal
 
     from youworker.db import dispose_engine
     from youworker.services import runtime
+    from youworker.services.documents.ingest import IngestContext
+    from youworker.services.documents.worker import IngestionWorker
+    from youworker.settings import get_settings
 
-    worker = runtime.get_ingestion_worker()
+    settings = get_settings()
+    store = _worker_store(settings)
+    worker = IngestionWorker(
+        IngestContext(
+            files=runtime.get_file_store(),
+            store=store,
+            embedder=runtime.current_embedder,
+            settings=settings.documents,
+        )
+    )
     provider = runtime.get_provider_manager()
     await provider.start()
     try:
@@ -124,17 +154,21 @@ async def _worker(once: bool) -> int:
     finally:
         await worker.stop()
         await provider.stop()
-        await runtime.get_vector_store().close()
+        await store.close()
         await dispose_engine()
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from youworker.settings import get_settings
 
-    if get_settings().llm.qdrant_url is None and not args.embedded_store:
+    settings = get_settings()
+    # Without REDIS__URL the app keeps the embedded store open for itself; with it, the app's
+    # workers take turns on it (shared_edge.py), and so do these.
+    if settings.llm.qdrant_url is None and settings.redis.url is None and not args.embedded_store:
         _out(
             "error: the embedded vector store belongs to the app process. Set LLM__QDRANT_URL "
-            "to run separate workers, or pass --embedded-store while the app is stopped."
+            "(or REDIS__URL on the app and the workers, which then take turns on the embedded "
+            "store) to run separate workers, or pass --embedded-store while the app is stopped."
         )
         return 2
     return asyncio.run(_worker(args.once))
@@ -176,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--embedded-store",
         action="store_true",
-        help="use the embedded vector store in DATA_DIR (only while the app is stopped)",
+        help="use the embedded vector store in DATA_DIR while the app is stopped "
+        "(several workers take turns on it)",
     )
     worker.set_defaults(func=cmd_worker)
     return parser

@@ -21,15 +21,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Literal, TextIO, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TextIO, TypeVar, cast
 
 import anyio
-from mcp import Client, StdioServerParameters, types
-from mcp.client.session import IncomingMessage
-from mcp.client.stdio import stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPError
-from mcp.shared.message import SessionMessage
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +36,13 @@ from youworker.models.base import utcnow
 from youworker.models.tool import STATUS_ERROR_MAX, TOOL_NAME_MAX
 from youworker.services.llm.base import ToolSpec
 from youworker.services.tools.base import Tool, ToolContext, ToolError, ToolHandler
+
+# The MCP SDK (~13 MB resident) is imported where a server is connected or answers, so a
+# backend without MCP servers never loads it.
+if TYPE_CHECKING:
+    from mcp import Client, types
+    from mcp.client.session import IncomingMessage
+    from mcp.shared.message import SessionMessage
 
 log = get_logger(__name__)
 
@@ -58,7 +59,8 @@ DESCRIPTION_MAX = 1024
 STDERR_TAIL_CHARS = 300
 STDERR_FILE_MAX = 1_000_000
 NAME_SEPARATOR = "__"
-CLIENT_INFO = types.Implementation(name="youworker", version="0.1.0")
+CLIENT_NAME = "youworker"
+CLIENT_VERSION = "0.1.0"
 
 _UNSAFE_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_-]+")
 _T = TypeVar("_T")
@@ -117,6 +119,8 @@ def tool_parameters(schema: Any) -> dict[str, Any]:
 
 def result_text(result: types.CallToolResult) -> str:
     """Join the text blocks of a tool result; an error result becomes a ToolError."""
+    from mcp import types
+
     parts: list[str] = []
     for block in result.content:
         if isinstance(block, types.TextContent):
@@ -145,6 +149,9 @@ def _leaf(exc: BaseException) -> BaseException:
 
 
 def _describe(exc: BaseException, config: ServerConfig) -> str:
+    from mcp import types
+    from mcp.shared.exceptions import MCPError
+
     leaf = _leaf(exc)
     if isinstance(leaf, FileNotFoundError):
         return f"Command not found: {config.command!r}."
@@ -212,7 +219,7 @@ class _WatchedReadStream:
 
     async def receive(self) -> SessionMessage | Exception:
         try:
-            return cast(SessionMessage | Exception, await self._inner.receive())
+            return cast("SessionMessage | Exception", await self._inner.receive())
         except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
             self._ended.set()
             raise
@@ -387,6 +394,8 @@ class _ServerWorker:
     async def _run(self) -> None:
         if self._stopping:
             return
+        from mcp import Client, types
+
         phase = "connecting"
         failure: Exception | None = None
         scope = anyio.CancelScope(deadline=anyio.current_time() + self._connect_timeout_s)
@@ -399,7 +408,7 @@ class _ServerWorker:
                     cast(Any, self._transport()),
                     mode=self._mode,
                     cache=None,
-                    client_info=CLIENT_INFO,
+                    client_info=types.Implementation(name=CLIENT_NAME, version=CLIENT_VERSION),
                     message_handler=self._on_message,
                 ) as client:
                     phase = "listing tools"
@@ -431,6 +440,10 @@ class _ServerWorker:
 
     @asynccontextmanager
     async def _transport(self) -> AsyncIterator[tuple[_WatchedReadStream, Any]]:
+        from mcp import StdioServerParameters
+        from mcp.client.stdio import stdio_client
+        from mcp.client.streamable_http import streamable_http_client
+
         config = self.config
         inner: AbstractAsyncContextManager[tuple[Any, Any]]
         if config.transport == McpTransport.STDIO:
@@ -445,6 +458,8 @@ class _ServerWorker:
             yield _WatchedReadStream(read_stream, self._ended), write_stream
 
     async def _on_message(self, message: IncomingMessage) -> None:
+        from mcp import types
+
         if isinstance(message, types.ToolListChangedNotification):
             self._relist_wanted.set()
 
@@ -475,6 +490,9 @@ class _ServerWorker:
                 group.start_soon(self._handle, client, request)
 
     async def _handle(self, client: Client, request: _Request) -> None:
+        from mcp import types
+        from mcp.shared.exceptions import MCPError
+
         future = request.future
         if future.done():
             return

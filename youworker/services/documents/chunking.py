@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-
-from tokenizers import Tokenizer
+from typing import TYPE_CHECKING
 
 from youworker.services.documents.parsing import ParsedDocument, Section
 from youworker.services.documents.tokenizer import get_tokenizer
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 # Very long sections are tokenized in slices so a 50 MB text file never becomes one huge encoding.
 SEGMENT_CHARS = 50_000

