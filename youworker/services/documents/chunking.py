@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from youworker.services.documents.parsing import ParsedDocument, Section
-from youworker.services.documents.tokenizer import get_tokenizer
+from youworker.services.documents.tokenizer import encode_batch
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -74,14 +74,18 @@ def chunk_document(
 ) -> list[Chunk]:
     """Chunks in reading order; a chunk never spans two pages or two sections."""
     options = options or ChunkingOptions()
-    tokenizer = tokenizer or get_tokenizer()
     # CSV rows are one per line: a line break is the row boundary, as strong as a paragraph.
     rows = document.kind == "csv"
     segments = list(_segments(document))
     chunks: list[Chunk] = []
     for batch_start in range(0, len(segments), ENCODE_BATCH):
         batch = segments[batch_start : batch_start + ENCODE_BATCH]
-        encodings = tokenizer.encode_batch([s.text for s in batch], add_special_tokens=False)
+        texts = [segment.text for segment in batch]
+        encodings = (
+            encode_batch(texts)
+            if tokenizer is None
+            else tokenizer.encode_batch(texts, add_special_tokens=False)
+        )
         for segment, encoding in zip(batch, encodings, strict=True):
             offsets = encoding.offsets
             if not offsets:
@@ -156,6 +160,12 @@ def _boundaries(pattern: re.Pattern[str], text: str, starts: list[int]) -> list[
     return found
 
 
+def _last_break(candidates: list[int], limit: int, floor: int) -> int | None:
+    """The last break at or before `limit` that keeps the chunk over half full, if any."""
+    at = bisect_right(candidates, limit) - 1
+    return candidates[at] if at >= 0 and candidates[at] > floor else None
+
+
 def _split(
     text: str, starts: list[int], ends: list[int], options: ChunkingOptions, rows: bool
 ) -> list[tuple[int, int]]:
@@ -167,7 +177,9 @@ def _split(
         return [(0, total)]
     paragraphs = _boundaries(_LINE if rows else _PARAGRAPH, text, starts)
     sentences = _boundaries(_SENTENCE, text, starts)
-    lines = [] if rows else _boundaries(_LINE, text, starts)
+    # Line breaks are the fallback when a window holds no paragraph or sentence end: found on
+    # first need (most text never needs them).
+    lines: list[int] | None = [] if rows else None
     # Preferred places to start the next chunk: a fresh sentence, paragraph or row.
     openers = sorted({*paragraphs, *sentences}) if not rows else paragraphs
 
@@ -185,13 +197,14 @@ def _split(
             ranges.append((first, total))
             return ranges
         floor = first + (limit - first) // 2
-        last = limit
-        for candidates in (paragraphs, sentences, lines):
-            at = bisect_right(candidates, limit) - 1
-            if at >= 0 and candidates[at] > floor:
-                last = candidates[at]
-                break
-        else:
+        last = _last_break(paragraphs, limit, floor)
+        if last is None:
+            last = _last_break(sentences, limit, floor)
+        if last is None:
+            if lines is None:
+                lines = _boundaries(_LINE, text, starts)
+            last = _last_break(lines, limit, floor)
+        if last is None:
             # No sentence ends in the window: cut between words, or mid-word as a last resort.
             last = next((i for i in range(limit, floor, -1) if word_start(i)), limit)
         ranges.append((first, last))

@@ -17,10 +17,10 @@ from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from youworker.logging import get_logger
-from youworker.services.documents.tokenizer import get_tokenizer, load_tokenizer
+from youworker.services.documents.tokenizer import encode_batch, get_tokenizer, load_tokenizer
 from youworker.services.llm.base import LLMError
 from youworker.services.llm.hosts import has_model
 from youworker.services.llm.ollama import OllamaBackend
@@ -399,15 +399,14 @@ def sparse_vector(text: str, *, query: bool = False) -> SparseTerms:
     Documents get saturated term frequencies, `tf*(k1+1) / (tf + k1*(1-b+b*len/256))`; queries
     (`query=True`) weigh each distinct term 1.0. The whole text counts (no 256-token cut).
     """
-    return _weights(get_tokenizer().encode(text, add_special_tokens=False).ids, query)
+    return sparse_vectors([text], query=query)[0]
 
 
 def sparse_vectors(texts: list[str], *, query: bool = False) -> list[SparseTerms]:
     """sparse_vector() for many texts at once (the tokenizer batches in native threads)."""
     if not texts:
         return []
-    encodings: list[Any] = get_tokenizer().encode_batch(texts, add_special_tokens=False)
-    return [_weights(encoding.ids, query) for encoding in encodings]
+    return [_weights(encoding.ids, query) for encoding in encode_batch(texts)]
 
 
 class EmbedderSelector:

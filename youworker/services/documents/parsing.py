@@ -38,6 +38,7 @@ HEADING_MAX_CHARS = 300
 
 _HEADING_STYLE = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_ODD_SPACE = re.compile(r"[\t\u00a0\u2000-\u200a\u202f\u205f\u3000]")
 _DROP_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\u00ad\u200b\u2060\ufeff]")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 _LINE_EDGES = re.compile(r"[ \t]*\n[ \t]*")
@@ -195,12 +196,18 @@ def clean_text(text: str, collapse_spaces: bool = True) -> str:
     """Normalise newlines, drop invisible characters, trim lines and blank runs."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x0c", "\n")
     text = _DROP_CHARS.sub("", text)
+    # Each substitution runs only when it could change something: text mostly has single
+    # spaces, and a regex rewriting every one of them was most of this function's time.
     if collapse_spaces:
-        text = _SPACES.sub(" ", text)
-        text = _LINE_EDGES.sub("\n", text)
-    else:
+        if "  " in text or _ODD_SPACE.search(text):
+            text = _SPACES.sub(" ", text)
+        if " \n" in text or "\n " in text or "\t" in text:
+            text = _LINE_EDGES.sub("\n", text)
+    elif " \n" in text or "\t\n" in text:
         text = _TRAILING_SPACES.sub("\n", text)
-    return _MANY_NEWLINES.sub("\n\n", text).strip()
+    if "\n\n\n" in text:
+        text = _MANY_NEWLINES.sub("\n\n", text)
+    return text.strip()
 
 
 def _one_line(text: str) -> str:

@@ -38,6 +38,9 @@ RRF_K = 60
 PREFETCH_FACTOR = 5
 MIN_PREFETCH = 50
 INDEXED_FIELDS = ("owner_id", "group_ids", "document_id")
+# Up to this many groups, the embedded store's access filter names each group in its own
+# condition; beyond it (where the gain was gone in measurements) one MatchAny holds them all.
+EDGE_SPLIT_GROUPS = 64
 # qdrant-edge holds the GIL inside every call, so a worker thread does not free the event loop:
 # upserts go in slices this size (~13 ms each at 100k points) and the loop runs between them.
 EDGE_UPSERT_SLICE = 256
@@ -336,7 +339,14 @@ class EdgeVectorStore:
         import qdrant_edge as qe
 
         readable: list[Any] = [qe.FieldCondition("owner_id", match=qe.MatchValue(access.user_id))]
-        if access.group_ids:
+        if len(access.group_ids) <= EDGE_SPLIT_GROUPS:
+            # One `should` per group: the engine checks these ~10% faster than one MatchAny
+            # (measured at 100k chunks for 2 to 32 groups); every prefetch evaluates the filter.
+            readable.extend(
+                qe.FieldCondition("group_ids", match=qe.MatchValue(group))
+                for group in access.group_ids
+            )
+        else:
             readable.append(qe.FieldCondition("group_ids", match=qe.MatchAny(access.group_ids)))
         # Flat: every `must` and at least one `should` (a nested filter measured ~30% slower).
         must: list[Any] = []
