@@ -5,6 +5,7 @@ Each test installs small limits on fresh in-memory counters for its own event lo
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 
@@ -119,7 +120,12 @@ async def test_an_unknown_account_is_throttled_the_same_way(db: AsyncSession, al
             with pytest.raises(RateLimited) as info:
                 await sign_in(db, email, "wrong-password", ATTACKER)
             refusals.append((email, info.value.message, info.value.retry_after_seconds))
-    assert [r[1:] for r in refusals[:2]] == [r[1:] for r in refusals[2:]]
+    # Same refusal, same wait: the wait counts down from each account's own lockout, so the
+    # hashing time between the two (seconds on a loaded machine) may shift it by a second or two.
+    messages = [re.sub(r"\d+", "N", message) for _, message, _ in refusals]
+    assert messages[:2] == messages[2:]
+    known, unknown = [r[2] for r in refusals[:2]], [r[2] for r in refusals[2:]]
+    assert all(abs(k - u) <= 3 for k, u in zip(known, unknown, strict=True)), refusals
 
 
 # ---- registration --------------------------------------------------------------------------
