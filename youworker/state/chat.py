@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import reflex as rx
 from reflex.event import EventSpec
 
-from youworker.db import session_scope
+from youworker.db import retry_when_locked, session_scope
 from youworker.models import Conversation, User
 from youworker.services import chat
 from youworker.services.chat_events import conversation_events
@@ -544,15 +544,9 @@ class ChatState(SessionState):
             self.composer_error = exc.fields.get("message", exc.message)
             return None
         if not self.current_id:
-            async with session_scope() as db:
-                conversation = await chat.create_conversation(
-                    db, user, model=self.current_model, origin=self._origin()
-                )
-                switched_off = [t.name for t in self.tools if not t.enabled]
-                if switched_off:
-                    await chat.set_disabled_tools(db, user, conversation.id, switched_off)
-                if self.use_documents:
-                    await chat.set_use_documents(db, user, conversation.id, True)
+            # On SQLite a burst of writers can outlast the busy timeout: the whole unit is
+            # retried rather than the message being dropped (seen with 100 users sending at once).
+            conversation = await retry_when_locked(lambda: self._open_conversation(user))
             self.current_id = str(conversation.id)
             self.current_title = chat.title_from(text)
             self.conversations = [
@@ -570,6 +564,19 @@ class ChatState(SessionState):
                 ChatState.watch,
             ]
         return await self._start(user, text)
+
+    async def _open_conversation(self, user: User) -> Conversation:
+        """The conversation a first message opens, with this tab's tool and document switches."""
+        async with session_scope() as db:
+            conversation = await chat.create_conversation(
+                db, user, model=self.current_model, origin=self._origin()
+            )
+            switched_off = [t.name for t in self.tools if not t.enabled]
+            if switched_off:
+                await chat.set_disabled_tools(db, user, conversation.id, switched_off)
+            if self.use_documents:
+                await chat.set_use_documents(db, user, conversation.id, True)
+        return conversation
 
     @rx.event
     async def stop(self) -> EventSpec | None:
