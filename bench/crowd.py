@@ -37,7 +37,7 @@ from bench.dbsetup import (
 )
 from bench.launcher import RESULTS_DIR, AppServer, LLMServer
 from bench.profiling import PySpy, py_spy_executable, summarize_collapsed
-from bench.sim_user import STAMPED_MODEL, AnswerWatch, SimUser
+from bench.sim_user import STAMPED_MODEL, AnswerWatch, SimUser, sign_up_all
 
 log = logging.getLogger("bench.crowd")
 
@@ -124,14 +124,8 @@ class Outcome:
 async def _crowd(app: AppServer, llm: LLMServer, users: int, tokens: int) -> Outcome:
     outcome = Outcome()
     people = [SimUser(app.url, f"crowd{i}") for i in range(users)]
-    gate = asyncio.Semaphore(SIGN_UP_CONCURRENCY)
-
-    async def sign_up(person: SimUser) -> None:
-        async with gate:
-            await person.sign_up()
-
     clock = time.monotonic()
-    await asyncio.gather(*(sign_up(p) for p in people))
+    await sign_up_all(people, SIGN_UP_CONCURRENCY)
     outcome.sign_up_s = time.monotonic() - clock
     clock = time.monotonic()
     await asyncio.gather(*(p.open_chat() for p in people))

@@ -8,6 +8,7 @@ a person waits for except React's render.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -197,3 +198,16 @@ class SimUser:
             messages = tab.var(self.chat, "messages") or []
             if messages and messages[-1].get("role") == "assistant":
                 watch.feed(str(messages[-1].get("raw", "")), update.received)
+
+
+async def sign_up_all(people: list[SimUser], at_once: int, open_chat: bool = False) -> None:
+    """Sign everyone up, `at_once` at a time (argon2 hashing makes a stampede pointless)."""
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(person: SimUser) -> None:
+        async with gate:
+            await person.sign_up()
+            if open_chat:
+                await person.open_chat()
+
+    await asyncio.gather(*(one(p) for p in people))

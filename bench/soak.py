@@ -28,7 +28,7 @@ from bench.common import BenchResult, bench_main, median, ms, percentile
 from bench.dbsetup import configure_app_env
 from bench.launcher import AppServer, LLMServer
 from bench.memory import Memory, group_members
-from bench.sim_user import STAMPED_MODEL, SimUser
+from bench.sim_user import STAMPED_MODEL, SimUser, sign_up_all
 
 log = logging.getLogger("bench.soak")
 
@@ -85,14 +85,7 @@ def run(args: argparse.Namespace) -> list[BenchResult]:
 async def _soak(app: AppServer, users: int, duration: float, seed: int) -> Tally:
     tally = Tally()
     people = [SimUser(app.url, f"soak{i}") for i in range(users)]
-    gate = asyncio.Semaphore(SIGN_UP_CONCURRENCY)
-
-    async def sign_up(person: SimUser) -> None:
-        async with gate:
-            await person.sign_up()
-            await person.open_chat()
-
-    await asyncio.gather(*(sign_up(p) for p in people))
+    await sign_up_all(people, SIGN_UP_CONCURRENCY, open_chat=True)
     log.info("%d users signed in; soaking for %.0f s", users, duration)
     deadline = time.monotonic() + duration
     sampler = asyncio.create_task(_sample_memory(app, tally, deadline))
