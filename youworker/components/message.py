@@ -112,9 +112,9 @@ def _error_callout(message: MessageRow, read_only: bool) -> rx.Component:
     )
 
 
-def _regenerate_button(message: MessageRow) -> rx.Component:
+def _regenerate_button(can_regenerate: rx.Var[bool]) -> rx.Component:
     return rx.cond(
-        message.id == ChatState.last_answer_id,
+        can_regenerate,
         rx.tooltip(
             rx.icon_button(
                 rx.icon("refresh-cw", size=12),
@@ -130,7 +130,13 @@ def _regenerate_button(message: MessageRow) -> rx.Component:
     )
 
 
-def message_bubble(message: MessageRow, *, read_only: bool = False) -> rx.Component:
+def message_bubble(
+    message: MessageRow,
+    *,
+    read_only: bool = False,
+    can_regenerate: rx.Var[bool] | None = None,
+    rest: rx.RestProp | None = None,
+) -> rx.Component:
     """One message; `read_only` (someone else's shared conversation) leaves out retry and
     regenerate, which act on the viewer's own open conversation."""
     is_user = message.role == "user"
@@ -166,7 +172,7 @@ def message_bubble(message: MessageRow, *, read_only: bool = False) -> rx.Compon
                 ),
             ),
             _copy_button(message.raw),
-            *([] if read_only else [_regenerate_button(message)]),
+            *([] if read_only or can_regenerate is None else [_regenerate_button(can_regenerate)]),
             spacing="2",
             align="center",
         ),
@@ -175,6 +181,7 @@ def message_bubble(message: MessageRow, *, read_only: bool = False) -> rx.Compon
     )
     return rx.box(
         body,
+        *([] if rest is None else [rest]),
         align_self=rx.cond(is_user, "end", "start"),
         max_width=rx.cond(is_user, "80%", "100%"),
         background=rx.cond(is_user, rx.color("accent", 3), "transparent"),
@@ -183,6 +190,17 @@ def message_bubble(message: MessageRow, *, read_only: bool = False) -> rx.Compon
         data_testid=rx.cond(is_user, "user-message", "assistant-message"),
         data_status=message.status,
     )
+
+
+@rx.memo
+def thread_message(
+    message: rx.Var[MessageRow], can_regenerate: rx.Var[bool], rest: rx.RestProp
+) -> rx.Component:
+    """A message of the open conversation, as its own React component: it renders again only
+    when its own row changes, not on every change of the chat state (a long thread's markdown
+    would otherwise be parsed again each time, just when the first token is due). `rest` takes
+    the list's `key`."""
+    return message_bubble(message, can_regenerate=can_regenerate, rest=rest)
 
 
 def live_answer() -> rx.Component:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import reflex as rx
 
 from youworker.components.layout import app_shell_wide
-from youworker.components.message import live_answer, message_bubble
+from youworker.components.message import live_answer, thread_message
 from youworker.components.share_dialog import share_dialog
 from youworker.state.chat import ChatState, ConversationRow, ToolToggle
 from youworker.state.share_dialog import CONVERSATION, ShareDialogState
 
 
-def _conversation_item(row: ConversationRow) -> rx.Component:
-    active = ChatState.current_id == row.id
+@rx.memo
+def conversation_item(
+    row: rx.Var[ConversationRow], active: rx.Var[bool], rest: rx.RestProp
+) -> rx.Component:
+    """A sidebar row, as its own React component: it renders again only when its row or its
+    highlight changes, not on every change of the chat state. `rest` takes the list's `key`."""
     return rx.hstack(
         rx.link(
             rx.text(row.title, size="2", trim="end", weight=rx.cond(active, "medium", "regular")),
@@ -48,6 +52,7 @@ def _conversation_item(row: ConversationRow) -> rx.Component:
                 ),
             ),
         ),
+        rest,
         width="100%",
         padding_x="0.5rem",
         padding_y="0.35rem",
@@ -137,7 +142,12 @@ def conversation_list() -> rx.Component:
         ),
         rx.scroll_area(
             rx.vstack(
-                rx.foreach(ChatState.conversations, _conversation_item),
+                rx.foreach(
+                    ChatState.conversations,
+                    lambda row: conversation_item(
+                        row=row, active=ChatState.current_id == row.id, key=row.id
+                    ),
+                ),
                 rx.cond(
                     ChatState.has_more_conversations,
                     rx.button(
@@ -260,8 +270,16 @@ def _thread() -> rx.Component:
                     align_self="center",
                 ),
             ),
-            rx.foreach(ChatState.messages, message_bubble),
-            rx.foreach(ChatState.pending_messages, message_bubble),
+            rx.foreach(
+                ChatState.messages,
+                lambda m: thread_message(
+                    message=m, can_regenerate=m.id == ChatState.last_answer_id, key=m.id
+                ),
+            ),
+            rx.foreach(
+                ChatState.pending_messages,
+                lambda m: thread_message(message=m, can_regenerate=False, key=m.id),
+            ),
             rx.cond(ChatState.streaming, live_answer()),
             spacing="4",
             width="100%",

@@ -97,6 +97,13 @@ async def get_owned(session: AsyncSession, actor: User, conversation_id: uuid.UU
     return conversation
 
 
+def check_owned(actor: User, conversation_id: uuid.UUID, conversation: Conversation) -> None:
+    """The check of `get_owned`, on a copy of the conversation the caller already holds."""
+    require_active(actor)
+    if conversation.id != conversation_id or conversation.owner_id != actor.id:
+        raise NotFound("Conversation not found.")
+
+
 async def list_conversations(
     session: AsyncSession,
     actor: User,
@@ -136,10 +143,22 @@ async def create_conversation(
     model: str = "",
     title: str = "New chat",
     origin: str | None = None,
+    conversation_id: uuid.UUID | None = None,
+    disabled_tools: list[str] | None = None,
+    use_documents: bool = False,
 ) -> Conversation:
-    """A new conversation; `origin` names the client asking, so its other tabs refresh."""
+    """A new conversation, saved in one commit (so a retry cannot save it twice); `origin`
+    names the client asking, so its other tabs refresh; `conversation_id` lets a page show the
+    conversation before it is saved."""
     require_active(actor)
-    conversation = Conversation(owner_id=actor.id, model=model[:200], title=title[:TITLE_MAX])
+    conversation = Conversation(
+        id=conversation_id or uuid.uuid4(),
+        owner_id=actor.id,
+        model=model[:200],
+        title=title[:TITLE_MAX],
+        disabled_tools=_tool_names(disabled_tools or []),
+        use_documents=use_documents,
+    )
     session.add(conversation)
     await session.commit()
     conversation_events.changed(actor.id, origin)
@@ -205,9 +224,13 @@ async def set_disabled_tools(
     session: AsyncSession, actor: User, conversation_id: uuid.UUID, names: list[str]
 ) -> Conversation:
     conversation = await get_owned(session, actor, conversation_id)
-    conversation.disabled_tools = sorted({name[:200] for name in names})[:500]
+    conversation.disabled_tools = _tool_names(names)
     await session.commit()
     return conversation
+
+
+def _tool_names(names: list[str]) -> list[str]:
+    return sorted({name[:200] for name in names})[:500]
 
 
 async def set_use_documents(
@@ -229,6 +252,14 @@ def validate_user_text(text: str) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class SavedQuestion:
+    message: Message
+    # Known to be the conversation's first message, so the model's history is this question
+    # alone (False when not known: only an untitled conversation's messages are looked at).
+    opens_conversation: bool
+
+
 async def add_user_message(
     session: AsyncSession,
     actor: User,
@@ -238,12 +269,30 @@ async def add_user_message(
     commit: bool = True,
 ) -> Message:
     """Save the user's message (before the model is called) and title a new conversation."""
-    conversation = await get_owned(session, actor, conversation_id)
+    return (await add_question(session, actor, conversation_id, text, commit=commit)).message
+
+
+async def add_question(
+    session: AsyncSession,
+    actor: User,
+    conversation_id: uuid.UUID,
+    text: str,
+    *,
+    commit: bool = True,
+    known: Conversation | None = None,
+) -> SavedQuestion:
+    """`add_user_message`, also saying whether the message opens the conversation. `known` is
+    the conversation as the caller read it (or created it) moments ago: it is not read again."""
+    if known is None:
+        conversation = await get_owned(session, actor, conversation_id)
+    else:
+        check_owned(actor, conversation_id, known)
+        conversation = await session.merge(known, load=False)
     validate_user_text(text)
-    has_messages = await session.scalar(
-        select(col(Message.id)).where(col(Message.conversation_id) == conversation.id).limit(1)
-    )
-    if has_messages is None and conversation.title == "New chat":
+    # Only an untitled conversation needs a look at its messages (one query less on every
+    # follow-up message).
+    opens = conversation.title == "New chat" and not await _has_messages(session, conversation.id)
+    if opens:
         conversation.title = title_from(text)
     message = Message(
         conversation_id=conversation.id,
@@ -256,7 +305,14 @@ async def add_user_message(
     conversation.updated_at = utcnow()
     if commit:
         await session.commit()
-    return message
+    return SavedQuestion(message=message, opens_conversation=opens)
+
+
+async def _has_messages(session: AsyncSession, conversation_id: uuid.UUID) -> bool:
+    first = await session.scalar(
+        select(col(Message.id)).where(col(Message.conversation_id) == conversation_id).limit(1)
+    )
+    return first is not None
 
 
 def _tool_view(call: ToolCall) -> ToolCallView:

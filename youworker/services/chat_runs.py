@@ -198,16 +198,27 @@ class ChatRuns:
         channel.bump()
 
     async def start(
-        self, actor: User, conversation_id: uuid.UUID, user_text: str | None
+        self,
+        actor: User,
+        conversation_id: uuid.UUID,
+        user_text: str | None,
+        *,
+        conversation: Conversation | None = None,
     ) -> uuid.UUID:
-        """Save the user's message (if any), then start writing the answer. Returns its id."""
+        """Save the user's message (if any), then start writing the answer. Returns its id.
+
+        `conversation` is the caller's copy, just created or read, which spares reading it again.
+        """
         settings = get_settings()
         backend, default_model = await self._resolve_backend()
         reserved = False
         try:
-            async with session_scope() as db:
-                # Ownership first: someone else's conversation reads as absent, never as busy.
-                conversation = await chat.get_owned(db, actor, conversation_id)
+            # Ownership first: someone else's conversation reads as absent, never as busy.
+            if conversation is None:
+                async with session_scope() as db:
+                    conversation = await chat.get_owned(db, actor, conversation_id)
+            else:
+                chat.check_owned(actor, conversation_id, conversation)
             if user_text is not None:
                 # Sends only: a regeneration has already removed the answer it replaces, and
                 # one answer at a time per conversation bounds how fast it can repeat.
@@ -228,13 +239,17 @@ class ChatRuns:
                 model = default_model  # chosen while Ollama was away
             disabled = set(conversation.disabled_tools)
             use_documents = conversation.use_documents
+            owned = conversation  # as checked above: the question is saved without reading it again
 
             async def save() -> tuple[Message, list[ChatMessage]]:
                 async with session_scope() as db:
+                    opening: list[ChatMessage] = []
                     if user_text is not None:
-                        await chat.add_user_message(
-                            db, actor, conversation_id, user_text, commit=False
+                        question = await chat.add_question(
+                            db, actor, conversation_id, user_text, commit=False, known=owned
                         )
+                        if question.opens_conversation:
+                            opening = [ChatMessage(role="user", content=user_text)]
                     answer = Message(
                         conversation_id=conversation_id,
                         role="assistant",
@@ -244,7 +259,8 @@ class ChatRuns:
                     )
                     db.add(answer)
                     await db.commit()
-                    return answer, await chat.history_for_model(db, conversation_id)
+                    # A first question is the whole history: nothing to read back.
+                    return answer, opening or await chat.history_for_model(db, conversation_id)
 
             try:
                 answer, history = await retry_when_locked(save)

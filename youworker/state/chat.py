@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import reflex as rx
@@ -496,20 +497,27 @@ class ChatState(SessionState):
         self._clear_stream()
         await self._load_sidebar(user)
 
-    async def _start(self, user: User, text: str | None) -> EventSpec | list[EventSpec] | None:
-        """Start the answer and follow it; the thread is updated here, not reloaded (speed)."""
+    async def _start_run(
+        self, user: User, text: str | None, conversation: Conversation | None = None
+    ) -> bool:
+        """Ask for the answer; a refusal is shown in the composer (or as not found)."""
         try:
-            await get_chat_runs().start(user, uuid.UUID(self.current_id), text)
+            await get_chat_runs().start(
+                user, uuid.UUID(self.current_id), text, conversation=conversation
+            )
         except ValidationFailed as exc:
             self.composer_error = exc.fields.get("message", exc.message)
-            return None
         except (Conflict, RateLimited) as exc:
             self.composer_error = exc.message
-            return None
         except NotFound:
             self._clear_thread()
             self.not_found = True
-            return None
+        else:
+            return True
+        return False
+
+    async def _show_answer_starting(self, text: str | None) -> None:
+        """The question (if any) and the live bubble; the thread is updated, not reloaded."""
         if text is not None:
             # Shown beside the thread, not appended to it: re-sending and re-rendering every
             # message of a long thread would delay the first token.
@@ -527,56 +535,114 @@ class ChatState(SessionState):
             self.messages = self.messages[:-1]
         self.streaming = True
         (await self.get_state(LiveAnswerState))._clear()
+
+    def _show_new_conversation(self, conversation_id: uuid.UUID, text: str) -> None:
+        self.current_id = str(conversation_id)
+        self.current_title = chat.title_from(text)
+        row = ConversationRow(self.current_id, self.current_title, _clock(datetime.now(UTC)))
+        self.conversations = [row, *self.conversations]
+
+    def _take_back_question(self, new_id: uuid.UUID | None = None) -> None:
+        """Undo what `send` showed before saving (and a new conversation not saved)."""
+        self.pending_messages = []
+        self._clear_stream()
+        if new_id is not None and self.current_id == str(new_id):
+            self.conversations = [c for c in self.conversations if c.id != self.current_id]
+            self.current_id = self.current_title = ""
+
+    def _follow_answer(self) -> EventSpec | None:
         # This tab's follower from the previous answer is still there: a second one would only
         # take the state lock just when the first token needs it.
         return None if self._watching == self.current_id else ChatState.watch
 
+    async def _start(self, user: User, text: str | None) -> EventSpec | list[EventSpec] | None:
+        """Start the answer and follow it."""
+        if not await self._start_run(user, text):
+            return None
+        await self._show_answer_starting(text)
+        return self._follow_answer()
+
     @rx.event
-    async def send(self, form: dict[str, str]) -> EventSpec | list[EventSpec] | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
-        self.composer_error = ""
+    async def send(self, form: dict[str, str]) -> AsyncIterator[EventSpec | list[EventSpec] | None]:
+        """The question (and a new conversation's row) shows first: the browser draws it while
+        this handler checks the session, saves the question and asks the model, so the first
+        token finds the page idle. Until the session is checked the tab sees only its own text."""
         text = str(form.get("message", ""))
         try:
             chat.validate_user_text(text)
         except ValidationFailed as exc:
+            if await self._authenticate() is None:
+                yield self._to_sign_in()
+                return
             self.composer_error = exc.fields.get("message", exc.message)
-            return None
-        if not self.current_id:
-            # On SQLite a burst of writers can outlast the busy timeout: the whole unit is
-            # retried rather than the message being dropped (seen with 100 users sending at once).
-            conversation = await retry_when_locked(lambda: self._open_conversation(user))
-            self.current_id = str(conversation.id)
-            self.current_title = chat.title_from(text)
-            self.conversations = [
-                ConversationRow(
-                    self.current_id, self.current_title, _clock(conversation.updated_at)
-                ),
-                *self.conversations,
-            ]
-            started = await self._start(user, text)
-            if started is None:
-                return None
-            # Only the address changes: a navigation would reload the page state and cost time.
-            return [
-                rx.call_script(f"window.history.replaceState(null, '', '/chat/{conversation.id}')"),
-                ChatState.watch,
-            ]
-        return await self._start(user, text)
+            return
+        self.composer_error = ""
+        new_id = None if self.current_id else uuid.uuid4()
+        # A tab showing an answer already (a second Enter) is refused by `start`, and keeps it.
+        early = not self.streaming
+        if early:
+            if new_id is not None:
+                self._show_new_conversation(new_id, text)
+            await self._show_answer_starting(text)
+            yield None
+        unsaved = new_id if early else None  # a conversation shown before it exists
+        try:
+            user = await self._authenticate()
+            if user is None:
+                if early:
+                    self._take_back_question(unsaved)
+                yield self._to_sign_in()
+                return
+            conversation = None
+            if new_id is not None:
+                # On SQLite a burst of writers can outlast the busy timeout: the whole unit is
+                # retried rather than the message being dropped (seen with 100 users sending at
+                # once); it is one commit, so a retry never saves it twice.
+                conversation = await retry_when_locked(
+                    lambda: self._open_conversation(user, new_id)
+                )
+                unsaved = None
+                if not early:
+                    self._show_new_conversation(new_id, text)
+            follow = await self._start_answer(user, text, conversation, shown=early)
+        except Exception:
+            if early:
+                self._take_back_question(unsaved)
+                yield None  # the tab must not keep showing what was not saved
+            raise
+        yield follow
 
-    async def _open_conversation(self, user: User) -> Conversation:
+    async def _open_conversation(self, user: User, conversation_id: uuid.UUID) -> Conversation:
         """The conversation a first message opens, with this tab's tool and document switches."""
         async with session_scope() as db:
-            conversation = await chat.create_conversation(
-                db, user, model=self.current_model, origin=self._origin()
+            return await chat.create_conversation(
+                db,
+                user,
+                model=self.current_model,
+                origin=self._origin(),
+                conversation_id=conversation_id,
+                disabled_tools=[t.name for t in self.tools if not t.enabled],
+                use_documents=self.use_documents,
             )
-            switched_off = [t.name for t in self.tools if not t.enabled]
-            if switched_off:
-                await chat.set_disabled_tools(db, user, conversation.id, switched_off)
-            if self.use_documents:
-                await chat.set_use_documents(db, user, conversation.id, True)
-        return conversation
+
+    async def _start_answer(
+        self, user: User, text: str, created: Conversation | None, *, shown: bool
+    ) -> EventSpec | list[EventSpec] | None:
+        """Start the answer (in `created`, a conversation just saved, if any) and follow it;
+        show the question unless `send` has already."""
+        if not await self._start_run(user, text, created):
+            if shown:
+                self._take_back_question()  # a new conversation stays: it was saved
+            return None
+        if not shown:
+            await self._show_answer_starting(text)
+        if created is None:
+            return self._follow_answer()
+        # Only the address changes: a navigation would reload the page state and cost time.
+        return [
+            rx.call_script(f"window.history.replaceState(null, '', '/chat/{created.id}')"),
+            ChatState.watch,
+        ]
 
     @rx.event
     async def stop(self) -> EventSpec | None:
