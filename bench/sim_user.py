@@ -41,6 +41,7 @@ class AnswerWatch:
     expected: int
     sent_at: float
     delays: list[float] = field(default_factory=list)
+    stamps: list[float] = field(default_factory=list)  # when the test server wrote each token
     seen: int = 0
     first_token_at: float | None = None
     disorder: str = ""
@@ -60,6 +61,7 @@ class AnswerWatch:
             if self.first_token_at is None:
                 self.first_token_at = received
             self.delays.append(received - parsed[1])
+            self.stamps.append(parsed[1])
             self.seen += 1
 
     @property

@@ -16,6 +16,12 @@ from youworker.services.broker import Broker
 TOPIC = "conversations"
 
 
+def answer_origin(conversation_id: uuid.UUID | str) -> str:
+    """The origin of the change "an answer in this conversation ended": the tabs showing that
+    conversation refresh on their own when they see the answer end."""
+    return f"answer:{conversation_id}"
+
+
 @dataclass
 class _UserState:
     version: int = 0

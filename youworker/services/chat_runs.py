@@ -1,8 +1,9 @@
 """Answers being written: one background task per conversation, followed by any number of tabs.
 
 The task belongs to the process, not to a browser tab, so leaving the page does not lose the
-answer; it is saved when it ends (and checkpointed while it streams). Followers read snapshots;
-a follower that is slower than the stream simply sees the latest text, so updates coalesce.
+answer; it is saved when it ends (and checkpointed while it streams: chat_checkpoints).
+Followers read snapshots; a follower that is slower than the stream simply sees the latest
+text, so updates coalesce.
 
 With several workers the broker carries the rest: the "one answer at a time" claim (renewed
 while the answer runs, so a dead worker's claim expires and its answer is marked interrupted),
@@ -37,7 +38,8 @@ from youworker.services.agent import (
     run_agent,
 )
 from youworker.services.broker import Broker, MemoryBroker
-from youworker.services.chat_events import conversation_events
+from youworker.services.chat_checkpoints import Checkpoints
+from youworker.services.chat_events import answer_origin, conversation_events
 from youworker.services.documents.citations import CitationBook
 from youworker.services.documents.search_tool import SEARCH_TOOL_NAME
 from youworker.services.encryption import get_cipher
@@ -53,7 +55,6 @@ from youworker.settings import get_settings
 log = get_logger(__name__)
 
 BUSY = "An answer is still being written in this conversation."
-CHECKPOINT_SECONDS = 2.0
 CHANNEL_IDLE_SECONDS = 600.0
 # A worker renews its claim on a running answer this often; a dead worker's lapses after TTL.
 CLAIM_TTL_SECONDS = 30.0
@@ -73,8 +74,9 @@ class _Run:
     owner_id: uuid.UUID
     message_id: uuid.UUID
     model: str
-    text: list[str] = field(default_factory=list)
-    thinking: list[str] = field(default_factory=list)
+    # Grown by concatenation: each snapshot shares the text so far instead of joining pieces.
+    text: str = ""
+    thinking: str = ""
     tools: list[ToolCard] = field(default_factory=list)
     status: str = MessageStatus.STREAMING
     error_code: str | None = None
@@ -130,7 +132,9 @@ class _Channel:
             return True
         event = self._changed
         try:
-            await asyncio.wait_for(event.wait(), timeout_s)
+            # asyncio.timeout, unlike wait_for, wraps no extra task around each wait.
+            async with asyncio.timeout(timeout_s):
+                await event.wait()
         except TimeoutError:
             return False
         return True
@@ -143,7 +147,11 @@ class ChatRuns:
     """Starts, stops and broadcasts answers. One instance per backend process."""
 
     def __init__(
-        self, resolve_backend: BackendResolver, tools: ToolRunner, broker: Broker | None = None
+        self,
+        resolve_backend: BackendResolver,
+        tools: ToolRunner,
+        broker: Broker | None = None,
+        checkpoints: Checkpoints | None = None,
     ) -> None:
         self._resolve_backend = resolve_backend
         self._tools = tools
@@ -151,6 +159,7 @@ class ChatRuns:
         self._channels: dict[uuid.UUID, _Channel] = {}
         self._starting: set[uuid.UUID] = set()  # conversations whose start() is saving
         self._background: set[asyncio.Task[object]] = set()
+        self._checkpoints = checkpoints or Checkpoints()
         self._broker.subscribe(SNAPSHOTS, self._on_snapshot)
         self._broker.subscribe(STOPS, self._on_stop_request)
 
@@ -275,6 +284,7 @@ class ChatRuns:
                 claim=claim,
             )
             channel.run = run
+            self._checkpoints.track(run.message_id)
         finally:
             if reserved:
                 self._starting.discard(conversation_id)
@@ -381,8 +391,8 @@ class ChatRuns:
             conversation_id=str(run.conversation_id),
             message_id=str(run.message_id),
             model=run.model,
-            text="".join(run.text),
-            thinking="".join(run.thinking),
+            text=run.text,
+            thinking=run.thinking,
             tools=tuple(run.tools),
             status=run.status,
             error_code=run.error_code,
@@ -414,16 +424,14 @@ class ChatRuns:
         config: AgentConfig,
         use_documents: bool = False,
     ) -> None:
-        last_checkpoint = time.monotonic()
         try:
             if use_documents:
                 history = await self._retrieve_first(channel, run, history, ctx)
             async for event in run_agent(backend, history, self._tools, disabled, ctx, config):
                 self._apply(run, event)
                 self._publish(channel, run)
-                if time.monotonic() - last_checkpoint >= CHECKPOINT_SECONDS:
-                    last_checkpoint = time.monotonic()
-                    await self._checkpoint(run)
+                if isinstance(event, TextDelta):
+                    self._checkpoints.note(run.message_id, run.text)
             run.status = MessageStatus.COMPLETE
         except asyncio.CancelledError:
             run.status = MessageStatus.STOPPED
@@ -480,9 +488,9 @@ class ChatRuns:
     @staticmethod
     def _apply(run: _Run, event: object) -> None:
         if isinstance(event, TextDelta):
-            run.text.append(event.text)
+            run.text += event.text
         elif isinstance(event, ThinkingDelta):
-            run.thinking.append(event.text)
+            run.thinking += event.text
         elif isinstance(event, ToolStarted):
             run.tools.append(
                 ToolCard(
@@ -510,21 +518,8 @@ class ChatRuns:
             run.usage = event.usage
             run.first_token_ms = event.first_token_ms
 
-    async def _checkpoint(self, run: _Run) -> None:
-        """Save the text so far, so a crash loses at most a couple of seconds."""
-
-        async def save() -> None:
-            async with session_scope() as db:
-                await db.execute(
-                    update(Message)
-                    .where(col(Message.id) == run.message_id)
-                    .values(content_enc=get_cipher().encrypt("".join(run.text)))
-                )
-                await db.commit()
-
-        await retry_when_locked(save)
-
     async def _finish(self, channel: _Channel, run: _Run) -> None:
+        self._checkpoints.done(run.message_id)
         cipher = get_cipher()
         elapsed_ms = int((time.perf_counter() - run.started) * 1000)
 
@@ -532,10 +527,8 @@ class ChatRuns:
             async with session_scope() as db:
                 message = await db.get(Message, run.message_id)
                 if message is not None:
-                    message.content_enc = cipher.encrypt("".join(run.text))
-                    message.thinking_enc = (
-                        cipher.encrypt("".join(run.thinking)) if run.thinking else None
-                    )
+                    message.content_enc = cipher.encrypt(run.text)
+                    message.thinking_enc = cipher.encrypt(run.thinking) if run.thinking else None
                     message.status = run.status
                     message.citations_enc = (
                         cipher.encrypt(run.citations.to_json()) if len(run.citations) else None
@@ -581,7 +574,7 @@ class ChatRuns:
             channel.run = None
             self._publish(channel, run)
             # The list order (and, for a first answer, the title) changed for every tab.
-            conversation_events.changed(run.owner_id)
+            conversation_events.changed(run.owner_id, answer_origin(run.conversation_id))
             log.info(
                 "chat.end",
                 user=str(run.owner_id),
@@ -639,6 +632,7 @@ class ChatRuns:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._checkpoints.close()
         for background in list(self._background):
             background.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

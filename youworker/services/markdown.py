@@ -24,6 +24,8 @@ def escape_raw_html(markdown: str) -> str:
 
     The renderer also runs without its raw-HTML plugin; this makes tags visible instead of dropped.
     """
+    if "<" not in markdown:
+        return markdown  # most answers: the live bubble calls this on every update
     lines: list[str] = []
     fence: str | None = None
     for line in markdown.splitlines(keepends=True):

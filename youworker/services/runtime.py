@@ -21,6 +21,7 @@ from youworker.services.documents.search_tool import search_documents_tool
 from youworker.services.documents.storage import FileStore
 from youworker.services.documents.vectorstore import VectorStore, open_vector_store
 from youworker.services.documents.worker import IngestionWorker
+from youworker.services.gc_tuning import freeze_startup_objects
 from youworker.services.llm.base import LLMBackend
 from youworker.services.llm.provider import ProviderManager
 from youworker.services.llm.provider import get_provider_manager as _provider_manager
@@ -165,6 +166,7 @@ async def start() -> None:
     await get_mcp_manager().start()
     if settings.documents.worker == "in-process":
         get_ingestion_worker().start()
+    freeze_startup_objects()
 
 
 async def stop() -> None:

@@ -15,7 +15,7 @@ from reflex.event import EventSpec
 from youworker.db import retry_when_locked, session_scope
 from youworker.models import Conversation, User
 from youworker.services import chat
-from youworker.services.chat_events import conversation_events
+from youworker.services.chat_events import answer_origin, conversation_events
 from youworker.services.chat_runs import RunSnapshot, ToolCard
 from youworker.services.documents.citations import Citation, link_citations, passage_url
 from youworker.services.errors import (
@@ -33,10 +33,9 @@ from youworker.services.runtime import (
     get_provider_manager,
     get_tool_registry,
 )
+from youworker.state.live_pace import live_pace
 from youworker.state.session import SessionState
 
-# One browser update per 40 ms, however fast the model is (Open WebUI #8254).
-FLUSH_SECONDS = 0.04
 WATCH_WAIT_SECONDS = 15.0
 WATCH_IDLE_SECONDS = 600.0
 LIST_IDLE_SECONDS = 3600.0
@@ -398,6 +397,8 @@ class ChatState(SessionState):
                         continue
                     seen = change.version
                     idle_until = time.monotonic() + LIST_IDLE_SECONDS
+                    if self._watching and change.only_origin == answer_origin(self._watching):
+                        continue  # this tab's watch shows that answer end and refreshes the list
                     user = await self._authenticate()
                     if user is None:
                         return
@@ -438,6 +439,7 @@ class ChatState(SessionState):
         seen = -1 if expecting or runs.is_running(key) else runs.version(key)
         idle_until = time.monotonic() + WATCH_IDLE_SECONDS
         last_push = 0.0
+        live = False  # counted in live_pace while this tab shows an unfinished answer
         try:
             while time.monotonic() < idle_until:
                 version = await runs.wait_for_change(key, seen, WATCH_WAIT_SECONDS)
@@ -455,9 +457,12 @@ class ChatState(SessionState):
                 if snapshot is not None and not snapshot.finished:
                     if not (snapshot.text or snapshot.thinking or snapshot.tools):
                         continue  # nothing to show yet; the bubble already says "Thinking"
+                    if not live:
+                        live = True
+                        live_pace.join()
                     # Leading-edge throttle: the first token goes out at once, later ones are
-                    # coalesced into one update per FLUSH_SECONDS.
-                    wait = last_push + FLUSH_SECONDS - time.monotonic()
+                    # coalesced into one update per interval (40 ms unless the worker is busy).
+                    wait = last_push + live_pace.interval() - time.monotonic()
                     if wait > 0:
                         await asyncio.sleep(wait)
                         latest = runs.snapshot(key)
@@ -472,11 +477,16 @@ class ChatState(SessionState):
                         await self._apply_snapshot(snapshot)
                     last_push = time.monotonic()
                     continue
+                if live:
+                    live = False
+                    live_pace.leave()
                 async with self:
                     if self.current_id != conversation_id:
                         return
                     await self._after_answer(conversation_id)
         finally:
+            if live:
+                live_pace.leave()
             async with self:
                 if self._watching == conversation_id:
                     self._watching = ""
