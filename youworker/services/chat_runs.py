@@ -16,7 +16,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
 
 from sqlalchemy import update
 from sqlmodel import col
@@ -29,22 +28,19 @@ from youworker.services import chat, chat_interrupted, run_snapshots
 from youworker.services.agent import (
     AgentConfig,
     TextDelta,
-    ThinkingDelta,
     ToolFinished,
     ToolRunner,
     ToolStarted,
-    TurnFinished,
-    arguments_json,
     run_agent,
 )
 from youworker.services.broker import Broker, MemoryBroker
 from youworker.services.chat_checkpoints import Checkpoints
 from youworker.services.chat_events import answer_origin, conversation_events
-from youworker.services.documents.citations import CitationBook
+from youworker.services.chat_run_state import Run, RunChannel, apply_event
 from youworker.services.documents.search_tool import SEARCH_TOOL_NAME
 from youworker.services.encryption import get_cipher
 from youworker.services.errors import Conflict, NotFound
-from youworker.services.llm.base import ChatMessage, LLMBackend, LLMError, Usage
+from youworker.services.llm.base import ChatMessage, LLMBackend, LLMError
 from youworker.services.llm.embedded import MODEL_NAME as EMBEDDED_MODEL_NAME
 from youworker.services.rate_limits import get_rate_limits
 from youworker.services.run_snapshots import RunSnapshot as RunSnapshot
@@ -68,78 +64,6 @@ def claim_key(conversation_id: uuid.UUID | str) -> str:
     return f"answer:{conversation_id}"
 
 
-@dataclass
-class _Run:
-    conversation_id: uuid.UUID
-    owner_id: uuid.UUID
-    message_id: uuid.UUID
-    model: str
-    # Grown by concatenation: each snapshot shares the text so far instead of joining pieces.
-    text: str = ""
-    thinking: str = ""
-    tools: list[ToolCard] = field(default_factory=list)
-    status: str = MessageStatus.STREAMING
-    error_code: str | None = None
-    error_message: str | None = None
-    usage: Usage = field(default_factory=Usage)
-    first_token_ms: int | None = None
-    started: float = field(default_factory=time.perf_counter)
-    stop_requested: bool = False
-    task: asyncio.Task[None] | None = None
-    citations: CitationBook = field(default_factory=CitationBook)
-    claim: str = ""
-    heartbeat: asyncio.Task[None] | None = None
-
-
-class _Channel:
-    """Wakes followers of one conversation whenever something changes."""
-
-    def __init__(self) -> None:
-        self.version = 0
-        self.run: _Run | None = None
-        self._last: RunSnapshot | None = None
-        self._remote: str | None = None  # another worker's snapshot, decoded when read
-        self.touched = time.monotonic()
-        self._changed = asyncio.Event()
-
-    @property
-    def last(self) -> RunSnapshot | None:
-        if self._remote is not None:
-            self._last, self._remote = run_snapshots.decode(self._remote), None
-        return self._last
-
-    @last.setter
-    def last(self, snapshot: RunSnapshot | None) -> None:
-        self._last, self._remote = snapshot, None
-
-    def set_remote(self, body: str) -> None:
-        self._remote = body
-
-    @property
-    def remote_running(self) -> bool:
-        """Another worker is writing the answer (as far as its latest snapshot says)."""
-        snapshot = self.last
-        return self.run is None and snapshot is not None and not snapshot.finished
-
-    def bump(self) -> None:
-        self.touched = time.monotonic()
-        self.version += 1
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def wait(self, seen_version: int, timeout_s: float) -> bool:
-        if self.version != seen_version:
-            return True
-        event = self._changed
-        try:
-            # asyncio.timeout, unlike wait_for, wraps no extra task around each wait.
-            async with asyncio.timeout(timeout_s):
-                await event.wait()
-        except TimeoutError:
-            return False
-        return True
-
-
 BackendResolver = Callable[[], Awaitable[tuple[LLMBackend, str]]]
 
 
@@ -156,18 +80,18 @@ class ChatRuns:
         self._resolve_backend = resolve_backend
         self._tools = tools
         self._broker = broker or MemoryBroker()
-        self._channels: dict[uuid.UUID, _Channel] = {}
+        self._channels: dict[uuid.UUID, RunChannel] = {}
         self._starting: set[uuid.UUID] = set()  # conversations whose start() is saving
         self._background: set[asyncio.Task[object]] = set()
         self._checkpoints = checkpoints or Checkpoints()
         self._broker.subscribe(SNAPSHOTS, self._on_snapshot)
         self._broker.subscribe(STOPS, self._on_stop_request)
 
-    def _channel(self, conversation_id: uuid.UUID) -> _Channel:
+    def _channel(self, conversation_id: uuid.UUID) -> RunChannel:
         channel = self._channels.get(conversation_id)
         if channel is None:
             self._sweep()
-            channel = self._channels[conversation_id] = _Channel()
+            channel = self._channels[conversation_id] = RunChannel()
         return channel
 
     def _sweep(self) -> None:
@@ -276,7 +200,7 @@ class ChatRuns:
             except BaseException:
                 await self._broker.release(claim_key(conversation_id), claim)
                 raise
-            run = _Run(
+            run = Run(
                 conversation_id=conversation_id,
                 owner_id=actor.id,
                 message_id=answer.id,
@@ -357,7 +281,7 @@ class ChatRuns:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _stop_here(self, channel: _Channel | None, run: _Run) -> None:
+    async def _stop_here(self, channel: RunChannel | None, run: Run) -> None:
         run.stop_requested = True
         if run.task is not None:
             run.task.cancel()
@@ -386,7 +310,7 @@ class ChatRuns:
             return None
         return channel.version
 
-    def _publish(self, channel: _Channel, run: _Run) -> None:
+    def _publish(self, channel: RunChannel, run: Run) -> None:
         channel.last = RunSnapshot(
             conversation_id=str(run.conversation_id),
             message_id=str(run.message_id),
@@ -415,8 +339,8 @@ class ChatRuns:
 
     async def _execute(
         self,
-        channel: _Channel,
-        run: _Run,
+        channel: RunChannel,
+        run: Run,
         backend: LLMBackend,
         history: list[ChatMessage],
         disabled: set[str],
@@ -428,7 +352,7 @@ class ChatRuns:
             if use_documents:
                 history = await self._retrieve_first(channel, run, history, ctx)
             async for event in run_agent(backend, history, self._tools, disabled, ctx, config):
-                self._apply(run, event)
+                apply_event(run, event)
                 self._publish(channel, run)
                 if isinstance(event, TextDelta):
                     self._checkpoints.note(run.message_id, run.text)
@@ -451,7 +375,7 @@ class ChatRuns:
         await self._finish(channel, run)
 
     async def _retrieve_first(
-        self, channel: _Channel, run: _Run, history: list[ChatMessage], ctx: ToolContext
+        self, channel: RunChannel, run: Run, history: list[ChatMessage], ctx: ToolContext
     ) -> list[ChatMessage]:
         """ "Use my documents": search with the question and put the passages before it."""
         question = history[-1].content if history and history[-1].role == "user" else ""
@@ -459,12 +383,12 @@ class ChatRuns:
             return history
         call_id = f"documents-{uuid.uuid4().hex[:8]}"
         arguments = {"query": question[:2000]}
-        self._apply(run, ToolStarted(call_id, 0, SEARCH_TOOL_NAME, arguments))
+        apply_event(run, ToolStarted(call_id, 0, SEARCH_TOOL_NAME, arguments))
         self._publish(channel, run)
         # The switch is the user's choice for this conversation, so it does not depend on the
         # tool being offered to the model here; the admin's installation-wide switch still holds.
         result = await self._tools.run(SEARCH_TOOL_NAME, arguments, ctx)
-        self._apply(
+        apply_event(
             run, ToolFinished(call_id, result.ok, result.output, result.error, result.duration_ms)
         )
         self._publish(channel, run)
@@ -485,40 +409,7 @@ class ChatRuns:
         )
         return [*history[:-1], context, history[-1]]
 
-    @staticmethod
-    def _apply(run: _Run, event: object) -> None:
-        if isinstance(event, TextDelta):
-            run.text += event.text
-        elif isinstance(event, ThinkingDelta):
-            run.thinking += event.text
-        elif isinstance(event, ToolStarted):
-            run.tools.append(
-                ToolCard(
-                    call_id=event.call_id,
-                    step=event.step,
-                    name=event.name,
-                    arguments=arguments_json(event.arguments),
-                    status="running",
-                )
-            )
-        elif isinstance(event, ToolFinished):
-            run.tools = [
-                replace(
-                    card,
-                    status="ok" if event.ok else "error",
-                    output=event.output,
-                    error=event.error or "",
-                    duration_ms=event.duration_ms,
-                )
-                if card.call_id == event.call_id
-                else card
-                for card in run.tools
-            ]
-        elif isinstance(event, TurnFinished):
-            run.usage = event.usage
-            run.first_token_ms = event.first_token_ms
-
-    async def _finish(self, channel: _Channel, run: _Run) -> None:
+    async def _finish(self, channel: RunChannel, run: Run) -> None:
         self._checkpoints.done(run.message_id)
         cipher = get_cipher()
         elapsed_ms = int((time.perf_counter() - run.started) * 1000)
@@ -586,7 +477,7 @@ class ChatRuns:
                 tools=len(run.tools),
             )
 
-    async def _keep_claim(self, run: _Run) -> None:
+    async def _keep_claim(self, run: Run) -> None:
         """Renew the claim while the answer runs: the heartbeat other workers rely on."""
         key = claim_key(run.conversation_id)
         while True:
