@@ -243,7 +243,7 @@ def _report(result: BenchResult, backend: str, outcome: Outcome, users: int, tok
     if outcome.profile:
         result.notes.append(
             f"{backend} profile of the app during a second burst (py-spy `--gil`; raw stacks in "
-            "`bench/results/crowd-profile.txt`):\n```text\n" + "\n".join(outcome.profile) + "\n```"
+            "`bench/results/crowd-profile.txt`):\n" + "\n".join(outcome.profile)
         )
     if outcome.errors:
         result.details.append(f"{backend}: errors: " + "; ".join(outcome.errors[:5]))

@@ -19,7 +19,7 @@ from bench.reflex_client import ReflexTab, state_name
 from bench.sim_user import STAMPED_MODEL, SimUser
 from tests.ollama_server import OllamaTestServer
 from youworker.state import auth, documents  # noqa: F401 - imported here: the tabs' thread has no Reflex context
-from youworker.state.chat import ChatState
+from youworker.state.chat import ChatState, LiveAnswerState
 
 TOKENS = 60
 USERS = 3
@@ -53,10 +53,12 @@ async def _stream_to_everyone(base_url: str) -> None:
             asyncio.create_task(p.ask(f"question {i}", TOKENS, TIMEOUT_S))
             for i, p in enumerate(people)
         ]
-        chat = state_name(ChatState)
+        chat, live = state_name(ChatState), state_name(LiveAnswerState)
         assert first.tab is not None
-        # The second tab opens the conversation's own URL once the first has been given it.
-        await first.tab.wait_for(lambda: bool(first.tab and first.tab.var(chat, "current_id")), 60)
+        # The second tab opens the conversation's URL once its answer streams. Not as soon as the
+        # first tab knows the id: the question shows before the conversation is saved, and a tab
+        # opened in between rightly finds nothing there yet.
+        await first.tab.wait_for(lambda: bool(first.tab and first.tab.var(live, "text")), 60)
         conversation_id = str(first.tab.var(chat, "current_id"))
         second = ReflexTab(base_url, first.cookies)
         try:
