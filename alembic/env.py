@@ -48,6 +48,11 @@ def run_migrations_online() -> None:
         return
     engine = create_engine(_url(), poolclass=pool.NullPool)
     with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # The app runs the file in WAL mode. Switched here, by one process: several workers
+            # starting at once on a file still in rollback mode collide on the switch.
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            conn.commit()  # ends the autobegun transaction: the migrations run in their own
         _configure(None, connection=conn)
         with context.begin_transaction():
             context.run_migrations()

@@ -85,11 +85,16 @@ async def retry_when_locked(work: Callable[[], Awaitable[T]]) -> T:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the ingestion worker and the app read while one writes; FKs are off by default.
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    # WAL is a property of the file, set once (by the first connection, normally `migrate`).
+    # Setting it again takes a lock: several workers starting at once on the same file failed
+    # with "database is locked" there.
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
     # Safe with WAL (no corruption); a power cut may lose the last commits, not the database.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 
 
