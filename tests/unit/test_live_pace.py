@@ -7,27 +7,24 @@ import pytest
 from youworker.state.live_pace import LivePace
 
 
-def test_a_few_followers_get_an_update_every_40_ms() -> None:
+def pace_with(followers: int) -> LivePace:
     pace = LivePace(base_s=0.04, crowd=25, max_s=0.1)
-    for _ in range(25):
+    for _ in range(followers):
         pace.join()
-    assert pace.interval() == pytest.approx(0.04)
+    return pace
+
+
+def test_a_few_followers_get_an_update_every_40_ms() -> None:
+    assert pace_with(25).interval() == pytest.approx(0.04)
 
 
 def test_past_the_crowd_size_the_interval_grows_in_proportion_up_to_the_cap() -> None:
-    pace = LivePace(base_s=0.04, crowd=25, max_s=0.1)
-    for _ in range(50):
-        pace.join()
-    assert pace.interval() == pytest.approx(0.08)
-    for _ in range(1000):
-        pace.join()
-    assert pace.interval() == pytest.approx(0.1)
+    assert pace_with(50).interval() == pytest.approx(0.08)
+    assert pace_with(1050).interval() == pytest.approx(0.1)
 
 
 def test_leaving_followers_bring_the_pace_back() -> None:
-    pace = LivePace(base_s=0.04, crowd=25, max_s=0.1)
-    for _ in range(100):
-        pace.join()
+    pace = pace_with(100)
     for _ in range(100):
         pace.leave()
     assert pace.live == 0 and pace.interval() == pytest.approx(0.04)

@@ -92,8 +92,9 @@ async def get_owned(session: AsyncSession, actor: User, conversation_id: uuid.UU
     """The conversation if the actor owns it; anything else reads as not found."""
     require_active(actor)
     conversation = await session.get(Conversation, conversation_id)
-    if conversation is None or conversation.owner_id != actor.id:
+    if conversation is None:
         raise NotFound("Conversation not found.")
+    check_owned(actor, conversation_id, conversation)
     return conversation
 
 
