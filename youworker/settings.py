@@ -153,6 +153,8 @@ class LLMSettings(BaseModel):
     qdrant_url: AnyHttpUrl | None = None
     qdrant_collection: str = "youworker"
     probe_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
+    # The built-in model's child process unloads after this long without a request (0: never).
+    embedded_keep_alive_seconds: float = Field(default=900.0, ge=0, le=7 * 24 * 3600)
 
     @field_validator("qdrant_url", mode="before")
     @classmethod

@@ -27,7 +27,7 @@ from youworker.services.llm.provider import ProviderManager
 from youworker.services.llm.provider import get_provider_manager as _provider_manager
 from youworker.services.mcp import McpManager
 from youworker.services.tools.registry import ToolRegistry
-from youworker.settings import get_settings
+from youworker.settings import Settings, get_settings
 
 log = get_logger(__name__)
 
@@ -59,14 +59,16 @@ def get_mcp_manager() -> McpManager:
     return McpManager()
 
 
-@lru_cache(maxsize=1)
-def get_tool_registry() -> ToolRegistry:
-    settings = get_settings()
-    registry = ToolRegistry(
-        mcp=get_mcp_manager(), default_timeout_s=settings.chat.tool_timeout_seconds
-    )
+def build_tool_registry(settings: Settings, mcp: McpManager | None = None) -> ToolRegistry:
+    """The tools a new installation offers: the built-ins, document search, and MCP's tools."""
+    registry = ToolRegistry(mcp=mcp, default_timeout_s=settings.chat.tool_timeout_seconds)
     registry.register(search_documents_tool(search_for_user, settings.documents.search_results))
     return registry
+
+
+@lru_cache(maxsize=1)
+def get_tool_registry() -> ToolRegistry:
+    return build_tool_registry(get_settings(), get_mcp_manager())
 
 
 async def search_for_user(user_id: str, query: str, limit: int) -> list[Passage]:

