@@ -11,18 +11,9 @@ scope): the sync API leaves its event loop marked as running in the main thread 
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -41,11 +32,9 @@ from pytest_playwright.pytest_playwright import CreateContextCallback
 
 from tests.ollama_server import OllamaTestServer, ServerConfig
 
+from .app_server import free_port, log_tail, running_app, server_env
 from .flows import Account, new_account, register
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT_SECONDS = float(os.environ.get("E2E_STARTUP_TIMEOUT", "420"))
-STOP_GRACE_SECONDS = 15.0
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -87,99 +76,6 @@ def browser_type_launch_args(chromium_executable: str) -> dict[str, Any]:
     return {"executable_path": chromium_executable, "args": CHROMIUM_ARGS}
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _server_env(data_dir: Path, port: int, ollama_url: str) -> dict[str, str]:
-    bin_dir = Path(sys.executable).parent
-    env = dict(os.environ)
-    env.update(
-        {
-            "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
-            "REFLEX_USE_NPM": "1",
-            "REFLEX_TELEMETRY_ENABLED": "false",
-            "REFLEX_CHECK_LATEST_VERSION": "false",
-            "NPM_CONFIG_REGISTRY": env.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/"),
-            "APP_ENV": "test",
-            "DATA_DIR": str(data_dir),
-            "DATABASE__URL": f"sqlite:///{data_dir / 'e2e.db'}",
-            "API__HOST": "127.0.0.1",
-            "API__PORT": str(port),
-            # One worker on in-process state by default; E2E_BACKEND_WORKERS=3 runs the suite
-            # against several workers sharing state, rate limits and notices through Redis.
-            "REDIS__URL": E2E_REDIS_URL if BACKEND_WORKERS > 1 else "",
-            "GRANIAN_WORKERS": str(BACKEND_WORKERS),
-            # The Ollama-protocol test server: the app's real client over real HTTP.
-            "LLM__PROVIDER": "ollama",
-            "LLM__OLLAMA_BASE_URL": ollama_url,
-            "LLM__CHAT_MODEL": "test-plain",
-            # Every test comes from 127.0.0.1 and registers, signs in, sends and uploads a lot:
-            # generous limits there. The per-account sign-in lockout keeps its defaults (tested).
-            "RATE_LIMIT__SIGN_IN_PER_IP": "1000/minute",
-            "RATE_LIMIT__REGISTER_PER_IP": "1000/minute",
-            "RATE_LIMIT__MESSAGES_PER_USER": "1000/minute",
-            "RATE_LIMIT__UPLOADS_PER_USER": "1000/minute",
-            "RATE_LIMIT__API_PER_KEY": "1000/minute",
-        }
-    )
-    return env
-
-
-def _log_tail(log_path: Path, lines: int = 60) -> str:
-    try:
-        text = log_path.read_text(errors="replace")
-    except OSError:
-        return "(no server log)"
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # only our own 127.0.0.1 server
-            return int(response.status), response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, b""
-
-
-def _wait_until_ready(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while True:
-        code = process.poll()
-        if code is not None:
-            raise RuntimeError(
-                f"the app exited with code {code} before it was ready; server log {log_path}:\n"
-                + _log_tail(log_path)
-            )
-        try:
-            status, body = _get(f"{url}/health")
-            if status == 200 and json.loads(body) == {"status": "ok"} and _get(f"{url}/")[0] == 200:
-                return
-        except (OSError, ValueError):
-            pass  # not listening yet
-        if time.monotonic() > deadline:
-            raise RuntimeError(
-                f"the app did not answer {url}/health within {STARTUP_TIMEOUT_SECONDS:.0f} s; "
-                f"server log {log_path}:\n" + _log_tail(log_path)
-            )
-        time.sleep(0.5)  # readiness polling interval, bounded by the deadline above
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """End the whole process group: reflex starts granian workers of its own."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=STOP_GRACE_SECONDS)
-    with contextlib.suppress(ProcessLookupError):  # also ends workers that outlived the leader
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=STOP_GRACE_SECONDS)
-
-
 @pytest.fixture(scope="package")
 def ollama_server() -> Iterator[OllamaTestServer]:
     """The scripted Ollama the app talks to, in this process so tests can script replies."""
@@ -198,11 +94,17 @@ def app_url(
 ) -> Iterator[str]:
     """Build and start the app once for the e2e tests (prod mode, one port); yields its URL."""
     data_dir = tmp_path_factory.mktemp("e2e-app")
-    port = _free_port()
-    env = _server_env(data_dir, port, ollama_server.url)
-    log_path = data_dir / "server.log"
-    pytestconfig.stash[SERVER_LOG_KEY] = log_path
-
+    port = free_port()
+    env = server_env(data_dir, port, BACKEND_WORKERS, E2E_REDIS_URL)
+    env.update(
+        {
+            # The Ollama-protocol test server: the app's real client over real HTTP.
+            "LLM__PROVIDER": "ollama",
+            "LLM__OLLAMA_BASE_URL": ollama_server.url,
+            "LLM__CHAT_MODEL": "test-plain",
+        }
+    )
+    pytestconfig.stash[SERVER_LOG_KEY] = data_dir / "server.log"
     if BACKEND_WORKERS > 1:
         import redis
 
@@ -210,38 +112,8 @@ def app_url(
             redis.Redis.from_url(E2E_REDIS_URL).flushdb()  # no states or limits from earlier runs
         except redis.exceptions.ConnectionError as exc:
             pytest.skip(f"{BACKEND_WORKERS} backend workers need Redis at {E2E_REDIS_URL}: {exc}")
-    migrate = subprocess.run(
-        [sys.executable, "-m", "youworker", "migrate"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if migrate.returncode != 0:
-        raise RuntimeError(
-            f"`python -m youworker migrate` failed:\n{migrate.stdout}\n{migrate.stderr}"
-        )
-
-    reflex = shutil.which("reflex", path=env["PATH"]) or "reflex"
-    ports = ["--frontend-port", str(port), "--backend-port", str(port)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [reflex, "run", "--env", "prod", *ports],
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_ready(process, url, log_path)
+    with running_app(data_dir, port, env) as url:
         yield url
-    finally:
-        _stop(process)
 
 
 @pytest.fixture(scope="package")
@@ -318,5 +190,5 @@ def pytest_runtest_makereport(
     report = yield
     log_path = item.config.stash.get(SERVER_LOG_KEY, None)
     if report.failed and log_path is not None and item.get_closest_marker("e2e"):
-        report.sections.append(("server log (tail)", _log_tail(log_path, 80)))
+        report.sections.append(("server log (tail)", log_tail(log_path, 80)))
     return report
