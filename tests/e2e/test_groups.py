@@ -93,9 +93,10 @@ def test_invited_user_joins_retrieves_shared_document_and_loses_it_when_removed(
     expect(visitor.get_by_test_id("group-name")).to_have_text(group_name)
     expect(visitor.get_by_test_id("member-row")).to_have_count(2)
 
-    # The link was single use.
+    # The link was single use: opened again, it tells the new member they are in.
     open_form(visitor, link)
-    expect(visitor.get_by_test_id("invite-used")).to_be_attached()
+    expect(visitor.get_by_test_id("invite-member")).to_be_attached()
+    expect(visitor.get_by_text("You are already a member of")).to_be_visible()
 
     # The shared handbook now answers the guest's question, cited.
     ask_documents(visitor, switch_on=True)
@@ -143,3 +144,27 @@ def test_invitation_for_someone_else_is_refused_without_details(
     open_form(page, "/invite/not-a-real-token")
     expect(page.get_by_test_id("invite-unknown")).to_be_attached()
     expect(page).to_have_url(path_is("/invite/not-a-real-token"))
+
+
+def test_someone_with_an_account_finds_the_invitation_on_the_groups_page(
+    admin_context: BrowserContext, page: Page
+) -> None:
+    member = new_account("member")
+    register(page, member)
+    owner = admin_context.new_page()
+    group_name = f"Crew {uuid.uuid4().hex[:6]}"
+    create_group(owner, group_name)
+    owner.get_by_test_id("invite-email").fill(member.email)
+    owner.get_by_test_id("invite-submit").click()
+    expect(owner.get_by_test_id("pending-invitation")).to_contain_text(member.email)
+
+    open_form(page, "/groups")
+    waiting = page.get_by_test_id("waiting-invitation")
+    expect(waiting).to_contain_text(group_name)
+    waiting.get_by_test_id("join-waiting").click()
+
+    expect(page.get_by_test_id("group-name")).to_have_text(group_name)
+    expect(page.get_by_test_id("member-row")).to_have_count(2)
+    open_form(page, "/groups")
+    expect(page.get_by_test_id("group-card")).to_contain_text(group_name)
+    expect(page.get_by_test_id("waiting-invitation")).to_have_count(0)

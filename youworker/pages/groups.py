@@ -7,7 +7,14 @@ import reflex as rx
 from youworker.components.audit_table import audit_table
 from youworker.components.download import download_link
 from youworker.components.layout import app_shell, field_error
-from youworker.state.groups import GroupRow, GroupsState, GroupState, InvitationRow, MemberRow
+from youworker.state.groups import (
+    GroupRow,
+    GroupsState,
+    GroupState,
+    InvitationRow,
+    MemberRow,
+    WaitingRow,
+)
 
 
 def _group_card(row: rx.Var[GroupRow]) -> rx.Component:
@@ -68,6 +75,60 @@ def _create_dialog() -> rx.Component:
     )
 
 
+def _waiting_card(row: rx.Var[WaitingRow]) -> rx.Component:
+    return rx.card(
+        rx.hstack(
+            rx.icon("mail", size=18),
+            rx.vstack(
+                rx.text(row.group_name, weight="medium"),
+                rx.text(
+                    rx.cond(row.inviter != "", f"Invited by {row.inviter}", "Invited"),
+                    f" · open until {row.expires}",
+                    size="1",
+                    color_scheme="gray",
+                ),
+                spacing="0",
+                min_width="0",
+            ),
+            rx.spacer(),
+            rx.button(
+                "Decline",
+                variant="soft",
+                color_scheme="gray",
+                on_click=GroupsState.decline_waiting(row.id),
+                data_testid="decline-waiting",
+            ),
+            rx.button(
+                "Join",
+                on_click=GroupsState.accept_waiting(row.id),
+                data_testid="join-waiting",
+            ),
+            align="center",
+            width="100%",
+            wrap="wrap",
+        ),
+        width="100%",
+        data_testid="waiting-invitation",
+    )
+
+
+def _waiting() -> rx.Component:
+    return rx.cond(
+        GroupsState.waiting.length() > 0,
+        rx.vstack(
+            rx.heading("Invitations for you", size="4", as_="h2"),
+            rx.cond(
+                GroupsState.waiting_error != "",
+                rx.callout(GroupsState.waiting_error, icon="triangle_alert", color_scheme="red"),
+            ),
+            rx.foreach(GroupsState.waiting, _waiting_card),
+            width="100%",
+            spacing="2",
+            margin_bottom="1rem",
+        ),
+    )
+
+
 def groups_page() -> rx.Component:
     return app_shell(
         rx.hstack(
@@ -83,6 +144,7 @@ def groups_page() -> rx.Component:
             align="center",
             margin_bottom="1rem",
         ),
+        _waiting(),
         rx.cond(
             GroupsState.loaded & (GroupsState.my_groups.length() == 0),
             rx.callout(

@@ -126,6 +126,19 @@ def invite_page() -> rx.Component:
             InviteState.status,
             ("", rx.center(rx.spinner())),
             ("valid", _valid()),
+            (
+                "member",
+                rx.callout(
+                    rx.text(
+                        "You are already a member of ",
+                        rx.text.strong(InviteState.group_name),
+                        ". ",
+                        rx.link("Open the group", href=f"/groups/{InviteState.joined_group_id}"),
+                    ),
+                    icon="circle-check",
+                    color_scheme="green",
+                ),
+            ),
             *[
                 (
                     state,

@@ -65,6 +65,7 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     "group.update",
     "invitation.accept",
     "invitation.create",
+    "invitation.decline",
     "invitation.revoke",
     "mcp.server_create",
     "mcp.server_delete",

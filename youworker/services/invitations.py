@@ -286,6 +286,17 @@ async def accept(
             "This invitation was sent to another email address. "
             "Sign in with that address to accept it."
         )
+    return await claim(session, user, invitation, context, now)
+
+
+async def claim(
+    session: AsyncSession,
+    user: User,
+    invitation: GroupInvitation,
+    context: audit.RequestContext | None,
+    now: datetime,
+) -> Group | None:
+    """Use a valid invitation addressed to `user` (checked by the caller) and join its group."""
     # Single use even when two tabs accept at once: only one UPDATE finds it unused.
     claimed = await session.execute(
         update(GroupInvitation)

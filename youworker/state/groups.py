@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from youworker.db import session_scope
 from youworker.models import GroupRole, MailStatus, User
-from youworker.services import groups, invitations
+from youworker.services import groups, invitation_inbox, invitations
 from youworker.services.errors import NotFound, ServiceError, ValidationFailed
 from youworker.state.admin_audit import group_activity_rows
 from youworker.state.session import SessionState
@@ -41,6 +41,16 @@ class MemberRow:
 
 
 @dataclasses.dataclass
+class WaitingRow:
+    """An invitation to a group, sent to the signed-in user's address."""
+
+    id: str = ""
+    group_name: str = ""
+    inviter: str = ""
+    expires: str = ""
+
+
+@dataclasses.dataclass
 class InvitationRow:
     id: str = ""
     email: str = ""
@@ -66,6 +76,8 @@ class GroupsState(SessionState):
     """/groups: the groups I belong to, and creating one."""
 
     my_groups: list[GroupRow] = []
+    waiting: list[WaitingRow] = []
+    waiting_error: str = ""
     loaded: bool = False
     create_open: bool = False
     name_error: str = ""
@@ -74,6 +86,16 @@ class GroupsState(SessionState):
     async def _refresh(self, user: User) -> None:
         async with session_scope() as db:
             summaries = await groups.list_my_groups(db, user)
+            waiting = await invitation_inbox.list_waiting(db, user)
+        self.waiting = [
+            WaitingRow(
+                id=str(w.id),
+                group_name=w.group_name,
+                inviter=w.inviter_name,
+                expires=w.expires_at.strftime("%Y-%m-%d"),
+            )
+            for w in waiting
+        ]
         self.my_groups = [
             GroupRow(
                 id=str(g.id),
@@ -91,6 +113,39 @@ class GroupsState(SessionState):
         user = await self._authenticate()
         if user is None:
             return self._to_sign_in()
+        await self._refresh(user)
+        return None
+
+    @rx.event
+    async def accept_waiting(self, invitation_id: str) -> EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        self.waiting_error = ""
+        try:
+            async with session_scope() as db:
+                group = await invitation_inbox.accept_waiting(
+                    db, user, uuid.UUID(invitation_id), self._context()
+                )
+        except (ValueError, NotFound) as exc:
+            self.waiting_error = getattr(exc, "message", "This invitation is no longer open.")
+            await self._refresh(user)
+            return None
+        return rx.redirect(f"/groups/{group.id}") if group is not None else None
+
+    @rx.event
+    async def decline_waiting(self, invitation_id: str) -> EventSpec | None:
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        self.waiting_error = ""
+        try:
+            async with session_scope() as db:
+                await invitation_inbox.decline_waiting(
+                    db, user, uuid.UUID(invitation_id), self._context()
+                )
+        except (ValueError, NotFound) as exc:
+            self.waiting_error = getattr(exc, "message", "This invitation is no longer open.")
         await self._refresh(user)
         return None
 

@@ -7,7 +7,7 @@ from reflex.event import EventSpec
 
 from youworker.db import session_scope
 from youworker.models import Group
-from youworker.services import invitations, sessions
+from youworker.services import invitation_inbox, invitations, sessions
 from youworker.services.errors import Forbidden, NotFound, ServiceError, ValidationFailed
 from youworker.state.auth import hand_off
 from youworker.state.session import SessionState
@@ -18,7 +18,8 @@ def _landing(group: Group | None) -> str:
 
 
 class InviteState(SessionState):
-    status: str = ""  # an InvitationState value; "" while loading
+    status: str = ""  # an InvitationState value, or "member"; "" while loading
+    joined_group_id: str = ""
     invited_email: str = ""
     group_name: str = ""
     inviter_name: str = ""
@@ -41,10 +42,18 @@ class InviteState(SessionState):
     @rx.event
     async def load(self) -> None:
         self.error = self.display_name_error = self.password_error = self.confirm_error = ""
-        self.status = ""
-        await self._authenticate()
+        self.status = self.joined_group_id = ""
+        user = await self._authenticate()
         async with session_scope() as db:
             found = await invitations.lookup(db, self._token())
+            joined = await invitation_inbox.group_already_joined(db, user, self._token())
+        if joined is not None:
+            self.status, self.group_name, self.joined_group_id = (
+                "member",
+                joined.name,
+                str(joined.id),
+            )
+            return
         self.status = found.state.value
         self.invited_email = found.email
         self.group_name = found.group_name
