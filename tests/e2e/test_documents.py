@@ -161,3 +161,36 @@ def test_download_delete_and_other_users(
     page.get_by_test_id("confirm-delete").click()
     expect(page.get_by_test_id("document-row")).to_have_count(0)
     assert page.request.get(href).status == 404
+
+
+def test_the_list_keeps_page_sort_and_search_in_the_url(page: Page, tmp_path: Path) -> None:
+    register(page, new_account("lister"))
+    notes = []
+    for number in range(21):  # one more than a page
+        note = tmp_path / f"note-{number:02d}.md"
+        note.write_text(f"# Note {number}\n\nSomething worth keeping, number {number}.\n")
+        notes.append(note)
+    upload(page, *notes)
+    expect(page.get_by_test_id("upload-row")).to_have_count(21)
+
+    page.get_by_test_id("sort-name").click()
+    expect(page).to_have_url(re.compile(r"/documents/?\?sort=name&dir=asc$"))
+    expect(page.get_by_test_id("document-row").first).to_have_attribute("data-name", "note-00.md")
+    page.get_by_role("button", name="Page 2").click()
+    expect(page).to_have_url(re.compile(r"\?page=2&sort=name&dir=asc$"))
+    expect(page.get_by_test_id("document-row")).to_have_count(1)
+    expect(page.get_by_test_id("document-row")).to_have_attribute("data-name", "note-20.md")
+    expect(page.get_by_role("button", name="Page 2")).to_have_attribute("aria-current", "page")
+
+    page.go_back()  # Back returns to the first page, still sorted by name
+    expect(page).to_have_url(re.compile(r"/documents/?\?sort=name&dir=asc$"))
+    expect(page.get_by_test_id("document-row")).to_have_count(20)
+
+    page.get_by_test_id("document-search").fill("note-1")
+    expect(page).to_have_url(re.compile(r"q=note-1$"))
+    expect(page.get_by_test_id("document-row")).to_have_count(10)
+    page.reload()  # the URL alone restores the search
+    expect(page.get_by_test_id("document-search")).to_have_value("note-1")
+    expect(page.get_by_test_id("document-row")).to_have_count(10)
+    page.get_by_test_id("document-search").fill("no such file")
+    expect(page.get_by_text("No document matches this search.")).to_be_visible()

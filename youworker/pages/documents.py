@@ -297,6 +297,23 @@ def _header(label: str, column: str | None = None) -> rx.Component:
     )
 
 
+def _page_button(number: rx.Var[int]) -> rx.Component:
+    current = number == DocumentsState.current_page
+    return rx.cond(
+        number == 0,
+        rx.text("…", size="1", color_scheme="gray"),
+        rx.button(
+            number,
+            size="1",
+            variant=rx.cond(current, "solid", "soft"),
+            aria_label=f"Page {number}",
+            aria_current=rx.cond(current, "page", "false"),
+            on_click=DocumentsState.go_to_page(number),
+            data_testid="page-number",
+        ),
+    )
+
+
 def _table() -> rx.Component:
     return rx.cond(
         DocumentsState.rows.length() > 0,
@@ -329,6 +346,7 @@ def _table() -> rx.Component:
                     disabled=~DocumentsState.has_previous,
                     on_click=DocumentsState.previous_page,
                 ),
+                rx.foreach(DocumentsState.page_numbers, _page_button),
                 rx.button(
                     "Next",
                     size="1",
@@ -339,6 +357,9 @@ def _table() -> rx.Component:
                 ),
                 width="100%",
                 align="center",
+                wrap="wrap",
+                role="navigation",
+                aria_label="Pages",
             ),
             width="100%",
         ),
@@ -420,6 +441,7 @@ def documents_page() -> rx.Component:
             ),
             rx.input(
                 placeholder="Search by name",
+                aria_label="Search documents by name",
                 value=DocumentsState.query,
                 on_change=DocumentsState.search.debounce(300),
                 width="100%",

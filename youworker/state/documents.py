@@ -8,6 +8,7 @@ import dataclasses
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -23,6 +24,47 @@ from youworker.state.session import SessionState
 from youworker.state.share_dialog import DOCUMENT, ShareDialogState
 
 PAGE_SIZE = 20
+DEFAULT_SORT = "created_at"
+QUERY_MAX = 200
+MAX_PAGE = 100_000
+
+
+def list_url(page: int, sort: str, descending: bool, query: str) -> str:
+    """/documents with the list's page, sort and search (defaults left out), for Back and links."""
+    params: dict[str, str | int] = {}
+    if page > 1:
+        params["page"] = page
+    if sort != DEFAULT_SORT or not descending:
+        params["sort"], params["dir"] = sort, "desc" if descending else "asc"
+    if query:
+        params["q"] = query
+    return "/documents" + (f"?{urlencode(params)}" if params else "")
+
+
+def parse_list_params(params: dict[str, str]) -> tuple[int, str, bool, str]:
+    """(page, sort, descending, query) from the URL; anything invalid falls back to the default."""
+    raw_page = params.get("page", "1")
+    page = int(raw_page) if raw_page.isdigit() and 0 < len(raw_page) <= 6 else 1
+    sort = params.get("sort", DEFAULT_SORT)
+    if sort not in library.SORT_KEYS:
+        sort = DEFAULT_SORT
+    direction = params.get("dir", "")
+    descending = direction == "desc" if direction in ("asc", "desc") else sort == DEFAULT_SORT
+    query = params.get("q", "")[:QUERY_MAX]
+    return min(max(page, 1), MAX_PAGE), sort, descending, query
+
+
+def page_window(current: int, last: int, around: int = 2) -> list[int]:
+    """Page numbers to offer: the first, the last and a few around the current one (0: a gap)."""
+    shown = sorted({1, last, *range(max(1, current - around), min(last, current + around) + 1)})
+    numbers: list[int] = []
+    for number in shown:
+        if numbers and number - numbers[-1] > 1:
+            numbers.append(0)
+        numbers.append(number)
+    return numbers if last > 1 else []
+
+
 # Jobs in other processes change status without waking this one: poll this often meanwhile.
 STATUS_POLL_SECONDS = 1.0
 WATCH_IDLE_SECONDS = 600.0
@@ -134,6 +176,15 @@ class DocumentsState(SessionState):
         return self.offset + PAGE_SIZE < self.total
 
     @rx.var
+    def current_page(self) -> int:
+        return self.offset // PAGE_SIZE + 1
+
+    @rx.var
+    def page_numbers(self) -> list[int]:
+        last = max(1, (self.total + PAGE_SIZE - 1) // PAGE_SIZE)
+        return page_window(self.offset // PAGE_SIZE + 1, last)
+
+    @rx.var
     def delete_open(self) -> bool:
         return self.deleting_id != ""
 
@@ -185,8 +236,16 @@ class DocumentsState(SessionState):
         await self._refresh(user)
         return DocumentsState.watch if self._pending() else None
 
+    def _to_list(self, page: int, *, replace: bool = False) -> EventSpec:
+        """Show `page` of the list as it is sorted and searched now, through the URL."""
+        return rx.redirect(list_url(page, self.sort, self.descending, self.query), replace=replace)
+
     @rx.event
     async def load(self) -> EventSpec | None:
+        page, self.sort, self.descending, self.query = parse_list_params(
+            dict(self.router.url.query_parameters)
+        )
+        self.offset = (page - 1) * PAGE_SIZE
         self.notice = ""
         self.uploads = []
         self.deleting_id = ""
@@ -201,32 +260,34 @@ class DocumentsState(SessionState):
         return await self._reload()
 
     @rx.event
-    async def sort_by(self, column: str) -> EventSpec | None:
+    def sort_by(self, column: str) -> EventSpec | None:
         if column not in library.SORT_KEYS:
             return None
         if self.sort == column:
             self.descending = not self.descending
         else:
             self.sort, self.descending = column, column in ("created_at", "size_bytes")
-        self.offset = 0
-        return await self._reload()
+        return self._to_list(1)
 
     @rx.event
-    async def search(self, query: str) -> EventSpec | None:
-        self.query = query[:200]
-        self.offset = 0
-        return await self._reload()
+    def search(self, query: str) -> EventSpec:
+        # Typing replaces the history entry: Back leaves the search, not each keystroke.
+        self.query = query[:QUERY_MAX]
+        return self._to_list(1, replace=True)
 
     @rx.event
-    async def next_page(self) -> EventSpec | None:
-        if self.offset + PAGE_SIZE < self.total:
-            self.offset += PAGE_SIZE
-        return await self._reload()
+    def go_to_page(self, page: int) -> EventSpec | None:
+        if not isinstance(page, int) or isinstance(page, bool) or not 1 <= page <= MAX_PAGE:
+            return None
+        return self._to_list(page)
 
     @rx.event
-    async def previous_page(self) -> EventSpec | None:
-        self.offset = max(0, self.offset - PAGE_SIZE)
-        return await self._reload()
+    def next_page(self) -> EventSpec:
+        return self._to_list(self.offset // PAGE_SIZE + 2)
+
+    @rx.event
+    def previous_page(self) -> EventSpec:
+        return self._to_list(max(1, self.offset // PAGE_SIZE))
 
     # ---- live status -----------------------------------------------------------------------
 
