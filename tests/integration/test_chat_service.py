@@ -16,6 +16,7 @@ from youworker.models.base import utcnow
 from youworker.models.chat import TITLE_MAX
 from youworker.services import chat
 from youworker.services.chat import ConversationCursor
+from youworker.services.chat_display import TITLE_FROM_MESSAGE
 from youworker.services.encryption import get_cipher
 from youworker.services.errors import NotFound, ValidationFailed
 from youworker.settings import get_settings
@@ -141,12 +142,16 @@ async def test_title_comes_from_the_first_user_message(db: AsyncSession, alice: 
     await chat.add_user_message(db, alice, short.id, "And of France?")
     assert (await chat.get_owned(db, alice, short.id)).title == "What is the capital of Italy?"
 
-    long_text = "word " * 40  # 200 characters, well over the 60 a title takes
+    long_text = "word " * 40  # 200 characters, well over the 50 a title takes
     long = await chat.create_conversation(db, alice)
     await chat.add_user_message(db, alice, long.id, long_text)
     title = (await chat.get_owned(db, alice, long.id)).title
-    assert title.endswith("…") and len(title) <= 60
-    assert title == " ".join(long_text.split())[:59].rstrip() + "…"
+    assert title.endswith("…") and len(title) <= TITLE_FROM_MESSAGE
+    assert title == "word " * 9 + "word…"  # cut between words
+
+    fenced = await chat.create_conversation(db, alice)
+    await chat.add_user_message(db, alice, fenced.id, "## Why does **this** fail?\n```py\nx()\n```")
+    assert (await chat.get_owned(db, alice, fenced.id)).title == "Why does this fail? x()"
 
     named = await chat.create_conversation(db, alice, title="Chosen by hand")
     await chat.add_user_message(db, alice, named.id, "This must not rename it")

@@ -17,6 +17,7 @@ from youworker.models.base import utcnow
 from youworker.models.chat import TITLE_MAX
 from youworker.services import audit
 from youworker.services.authz import require_active
+from youworker.services.chat_display import title_from as title_from
 from youworker.services.chat_events import conversation_events
 from youworker.services.documents.citations import Citation, CitationBook
 from youworker.services.encryption import get_cipher
@@ -25,7 +26,6 @@ from youworker.services.llm.base import ChatMessage, ToolCallRequest
 from youworker.settings import get_settings
 
 PAGE_MAX = 100
-TITLE_FROM_MESSAGE = 60
 
 
 @dataclass(frozen=True)
@@ -79,13 +79,6 @@ class MessageView:
 class MessagePage:
     messages: list[MessageView]  # oldest first
     has_more: bool
-
-
-def title_from(text: str) -> str:
-    line = " ".join(text.split())
-    if len(line) <= TITLE_FROM_MESSAGE:
-        return line or "New chat"
-    return line[: TITLE_FROM_MESSAGE - 1].rstrip() + "…"
 
 
 async def get_owned(session: AsyncSession, actor: User, conversation_id: uuid.UUID) -> Conversation:

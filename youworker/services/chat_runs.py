@@ -24,7 +24,7 @@ from youworker.db import retry_when_locked, session_scope
 from youworker.logging import get_logger
 from youworker.models import Conversation, Message, MessageStatus, ToolCall, User
 from youworker.models.base import utcnow
-from youworker.services import chat, chat_interrupted, run_snapshots
+from youworker.services import chat, chat_documents, chat_interrupted, run_snapshots
 from youworker.services.agent import (
     AgentConfig,
     TextDelta,
@@ -37,7 +37,7 @@ from youworker.services.broker import Broker, MemoryBroker
 from youworker.services.chat_checkpoints import Checkpoints
 from youworker.services.chat_events import answer_origin, conversation_events
 from youworker.services.chat_run_state import Run, RunChannel, apply_event
-from youworker.services.documents.search_tool import SEARCH_TOOL_NAME
+from youworker.services.documents.access import has_readable_documents
 from youworker.services.encryption import get_cipher
 from youworker.services.errors import Conflict, NotFound
 from youworker.services.llm.base import ChatMessage, LLMBackend, LLMError
@@ -223,8 +223,15 @@ class ChatRuns:
         ctx = ToolContext(
             user_id=str(actor.id), conversation_id=str(conversation_id), citations=run.citations
         )
+
+        async def has_documents() -> bool:
+            async with session_scope() as db:
+                return await has_readable_documents(db, actor)
+
         run.task = asyncio.create_task(
-            self._execute(channel, run, backend, history, disabled, ctx, config, use_documents)
+            self._execute(
+                channel, run, backend, history, disabled, ctx, config, use_documents, has_documents
+            )
         )
         log.info("chat.start", user=str(actor.id), conversation=str(conversation_id), model=model)
         return answer.id
@@ -347,10 +354,11 @@ class ChatRuns:
         ctx: ToolContext,
         config: AgentConfig,
         use_documents: bool = False,
+        has_documents: chat_documents.HasDocuments | None = None,
     ) -> None:
         try:
             if use_documents:
-                history = await self._retrieve_first(channel, run, history, ctx)
+                history = await self._retrieve_first(channel, run, history, ctx, has_documents)
             async for event in run_agent(backend, history, self._tools, disabled, ctx, config):
                 apply_event(run, event)
                 self._publish(channel, run)
@@ -360,6 +368,8 @@ class ChatRuns:
         except asyncio.CancelledError:
             run.status = MessageStatus.STOPPED
             if not run.stop_requested:
+                # Cancelled by the process going down, not by its reader: "Interrupted".
+                run.error_code = chat_interrupted.INTERRUPTED
                 await self._finish(channel, run)
                 raise
         except LLMError as exc:
@@ -375,39 +385,30 @@ class ChatRuns:
         await self._finish(channel, run)
 
     async def _retrieve_first(
-        self, channel: RunChannel, run: Run, history: list[ChatMessage], ctx: ToolContext
+        self,
+        channel: RunChannel,
+        run: Run,
+        history: list[ChatMessage],
+        ctx: ToolContext,
+        has_documents: chat_documents.HasDocuments | None,
     ) -> list[ChatMessage]:
-        """ "Use my documents": search with the question and put the passages before it."""
-        question = history[-1].content if history and history[-1].role == "user" else ""
-        if not question.strip():
-            return history
-        call_id = f"documents-{uuid.uuid4().hex[:8]}"
-        arguments = {"query": question[:2000]}
-        apply_event(run, ToolStarted(call_id, 0, SEARCH_TOOL_NAME, arguments))
-        self._publish(channel, run)
-        # The switch is the user's choice for this conversation, so it does not depend on the
-        # tool being offered to the model here; the admin's installation-wide switch still holds.
-        result = await self._tools.run(SEARCH_TOOL_NAME, arguments, ctx)
-        apply_event(
-            run, ToolFinished(call_id, result.ok, result.output, result.error, result.duration_ms)
+        """ "Use my documents": the passages go before the question; none opens the answer
+        with a "no source" note."""
+
+        def report(event: ToolStarted | ToolFinished) -> None:
+            apply_event(run, event)
+            self._publish(channel, run)
+
+        async def unknown() -> bool:
+            return True  # then "no passage matches", which holds either way
+
+        found = await chat_documents.retrieve_first(
+            self._tools, history, ctx, report, has_documents or unknown
         )
-        self._publish(channel, run)
-        if not result.ok:
-            # The card shows the user why; the note makes the answer say it too.
-            note = ChatMessage(
-                role="system",
-                content="The user's documents could not be searched for this message "
-                f"({result.error}). Say that this answer does not draw on their documents.",
-            )
-            return [*history[:-1], note, history[-1]]
-        if not len(run.citations):
-            return history
-        context = ChatMessage(
-            role="system",
-            content="Passages from the user's documents that may answer the next message:\n\n"
-            + result.output,
-        )
-        return [*history[:-1], context, history[-1]]
+        if found.notice:
+            run.text = chat_documents.notice_markdown(found.notice)
+            self._publish(channel, run)
+        return found.history
 
     async def _finish(self, channel: RunChannel, run: Run) -> None:
         self._checkpoints.done(run.message_id)
@@ -518,7 +519,7 @@ class ChatRuns:
                 log.exception("chat.interrupted_sweep_failed")
 
     async def shutdown(self) -> None:
-        """Stop every run (process exit); each is saved as stopped."""
+        """Stop every run (process exit); each is saved as interrupted."""
         tasks = [c.run.task for c in self._channels.values() if c.run and c.run.task]
         for task in tasks:
             task.cancel()
