@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
 
 import pytest
+from reflex.event import EventSpec
 from reflex.istate.data import RouterData
 from reflex.state import State
 from sqlalchemy import func
@@ -67,6 +68,18 @@ async def rest(steps: AsyncIterator[Any]) -> list[Any]:
     return [step async for step in steps]
 
 
+def composer_set_to(step: Any) -> str | None:
+    """The text a step puts in the composer, None if it does not touch it (the composer keeps
+    what the person typed until their message is accepted, and gets it back if it is not)."""
+    events = step if isinstance(step, list) else [step]
+    for event in events:
+        if isinstance(event, EventSpec):
+            args = {str(name): getattr(value, "_var_value", None) for name, value in event.args}
+            if args.get("ref") == "ref_composer":
+                return str(args.get("value"))
+    return None
+
+
 async def saved_messages(conversation_id: uuid.UUID) -> int:
     async with session_scope() as fresh:
         count = await fresh.scalar(
@@ -88,7 +101,8 @@ async def test_a_new_chat_shows_its_question_and_row_before_saving_them(
     tab = chat_tab(await signed_in_cookie(db, alice))
     steps = send(tab, QUESTION)
 
-    assert await anext(steps) is None  # this update goes to the browser now
+    # This update goes to the browser now, and the composer empties.
+    assert composer_set_to(await anext(steps)) == ""
     shown = uuid.UUID(tab.current_id)
     assert [m.raw for m in tab.pending_messages] == [QUESTION] and tab.streaming
     assert [c.id for c in tab.conversations] == [str(shown)]
@@ -112,7 +126,7 @@ async def test_a_follow_up_question_shows_before_it_is_saved(
     tab.streaming = False  # the follower saw the end (`watch` is not running in this test)
 
     steps = send(tab, QUESTION)
-    assert await anext(steps) is None
+    assert composer_set_to(await anext(steps)) == ""
     assert [m.raw for m in tab.pending_messages] == [QUESTION] and tab.streaming
     assert await saved_messages(conversation_id) == 2  # the first question and its answer
     await rest(steps)
@@ -131,9 +145,10 @@ async def test_a_refused_question_is_taken_back_and_the_new_chat_stays(
     tab.current_id = ""  # "New chat"
 
     steps = send(tab, QUESTION)
-    assert await anext(steps) is None
+    assert composer_set_to(await anext(steps)) == ""
     created = uuid.UUID(tab.current_id)
-    assert await rest(steps) == [None]
+    (taken_back,) = await rest(steps)
+    assert composer_set_to(taken_back) == QUESTION  # the text goes back, to send again later
 
     assert tab.composer_error.startswith("You are sending messages too fast.")
     assert tab.pending_messages == [] and not tab.streaming
@@ -150,7 +165,8 @@ async def test_a_second_enter_while_answering_keeps_the_answer_shown(
     await rest(send(tab, QUESTION))
     conversation_id = uuid.UUID(tab.current_id)
 
-    assert await rest(send(tab, "And the Sun?")) == [None]  # nothing shown before the refusal
+    # Nothing shown before the refusal, and the composer keeps the text.
+    assert await rest(send(tab, "And the Sun?")) == [None]
     assert tab.composer_error == BUSY
     assert [m.raw for m in tab.pending_messages] == [QUESTION] and tab.streaming
     assert await saved_messages(conversation_id) == 2
@@ -162,7 +178,8 @@ async def test_a_signed_out_tab_is_sent_to_sign_in_with_nothing_left_shown(
 ) -> None:
     tab = chat_tab(cookie=None)
     steps = send(tab, QUESTION)
-    assert await anext(steps) is None  # only its own text, before the session is checked
+    # Only its own text, before the session is checked.
+    assert composer_set_to(await anext(steps)) == ""
     shown = uuid.UUID(tab.current_id)
 
     (redirect,) = await rest(steps)
@@ -182,10 +199,11 @@ async def test_a_failure_after_the_question_showed_takes_it_back(
     monkeypatch.setattr(chat_state, "get_chat_runs", lambda: broken)
     tab = chat_tab(await signed_in_cookie(db, alice))
     steps = send(tab, QUESTION)
-    assert await anext(steps) is None
+    assert composer_set_to(await anext(steps)) == ""
     created = uuid.UUID(tab.current_id)
 
-    assert await anext(steps) is None  # the taking back goes to the browser too
+    # The taking back goes to the browser too, with the text back in the composer.
+    assert composer_set_to(await anext(steps)) == QUESTION
     with pytest.raises(RuntimeError, match="no model backend"):
         await anext(steps)
     assert tab.pending_messages == [] and not tab.streaming

@@ -4,7 +4,29 @@ from __future__ import annotations
 
 import reflex as rx
 
-from youworker.state.chat import ChatState, LiveAnswerState, MessageRow, SourceRow, ToolRow
+from youworker.components.local_time import local_time
+from youworker.state.chat import ChatState, LiveAnswerState
+from youworker.state.chat_rows import MessageRow, SourceRow, ToolRow
+
+# Tables in answers look like tables: ruled cells, a shaded header, sideways scroll when wide.
+MARKDOWN_STYLE = {
+    "& table": {
+        "display": "block",
+        "max_width": "100%",
+        "overflow_x": "auto",
+        "border_collapse": "collapse",
+        "margin_y": "0.5em",
+        "font_size": "0.925em",
+    },
+    "& th, & td": {
+        "border": f"1px solid {rx.color('gray', 6)}",
+        "padding": "0.35em 0.75em",
+        "text_align": "left",
+        "vertical_align": "top",
+    },
+    "& th": {"background": rx.color("gray", 3), "font_weight": "600"},
+    "& tbody tr:nth-child(even)": {"background": rx.color("gray", 2)},
+}
 
 
 def _code_block(text: rx.Var[str], **props: object) -> rx.Component:
@@ -13,7 +35,16 @@ def _code_block(text: rx.Var[str], **props: object) -> rx.Component:
 
 def safe_markdown(text: rx.Var[str]) -> rx.Component:
     """Markdown without the raw-HTML plugin; the text was already escaped by the state."""
-    return rx.markdown(text, use_raw=False, component_map={"pre": _code_block})
+    return rx.box(
+        rx.markdown(text, use_raw=False, component_map={"pre": _code_block}),
+        width="100%",
+        style=MARKDOWN_STYLE,
+    )
+
+
+def plain_text(text: rx.Var[str]) -> rx.Component:
+    """A question as it was typed: line breaks kept, nothing interpreted."""
+    return rx.text(text, as_="div", size="3", white_space="pre-wrap", overflow_wrap="anywhere")
 
 
 def tool_card(tool: ToolRow) -> rx.Component:
@@ -57,19 +88,25 @@ def tool_card(tool: ToolRow) -> rx.Component:
 
 
 def _source(source: SourceRow) -> rx.Component:
-    return rx.tooltip(
-        rx.link(
-            rx.hstack(
-                rx.badge(f"[{source.number}]", variant="soft", size="1"),
-                rx.text(source.label, size="1", trim="end"),
-                spacing="1",
-                align="center",
-            ),
-            href=source.url,
-            underline="hover",
-            data_testid="citation",
+    label = rx.hstack(
+        rx.badge(f"[{source.number}]", variant="soft", size="1"),
+        rx.text(source.label, size="1", trim="end"),
+        spacing="1",
+        align="center",
+    )
+    return rx.cond(
+        source.url != "",
+        rx.tooltip(
+            rx.link(label, href=source.url, underline="hover", data_testid="citation"),
+            content=source.snippet,
         ),
-        content=source.snippet,
+        # A document the reader cannot open: no link to a "not found" page, but the reason.
+        rx.vstack(
+            label,
+            rx.text(source.note, size="1", color_scheme="gray", data_testid="citation-note"),
+            spacing="0",
+            data_testid="citation-unavailable",
+        ),
     )
 
 
@@ -130,6 +167,28 @@ def _regenerate_button(can_regenerate: rx.Var[bool]) -> rx.Component:
     )
 
 
+def _ended_note(message: MessageRow) -> rx.Component:
+    """ "Stopped" by the reader, or "Interrupted" by a crash or restart (not the reader's doing)."""
+    return rx.match(
+        message.ended,
+        (
+            "Stopped",
+            rx.text("Stopped", size="1", color_scheme="gray", data_testid="stopped-marker"),
+        ),
+        (
+            "Interrupted",
+            rx.text(
+                rx.text.strong("Interrupted"),
+                ": the server stopped while writing this answer (a restart or a failure).",
+                size="1",
+                color_scheme="amber",
+                data_testid="interrupted-marker",
+            ),
+        ),
+        rx.fragment(),
+    )
+
+
 def message_bubble(
     message: MessageRow,
     *,
@@ -156,15 +215,21 @@ def message_bubble(
                 width="100%",
             ),
         ),
-        rx.box(safe_markdown(message.content), width="100%", data_testid="message-content"),
+        rx.box(
+            rx.cond(is_user, plain_text(message.raw), safe_markdown(message.content)),
+            width="100%",
+            data_testid="message-content",
+        ),
         sources(message),
         rx.cond(message.status == "error", _error_callout(message, read_only)),
-        rx.cond(
-            message.status == "stopped",
-            rx.text("Stopped", size="1", color_scheme="gray", data_testid="stopped-marker"),
-        ),
+        _ended_note(message),
         rx.hstack(
-            rx.text(message.time, size="1", color_scheme="gray"),
+            rx.text(
+                rx.el.time(local_time(message.time), date_time=message.time),
+                size="1",
+                color_scheme="gray",
+                data_testid="message-time",
+            ),
             rx.cond(
                 message.detail != "",
                 rx.text(

@@ -4,181 +4,12 @@ from __future__ import annotations
 
 import reflex as rx
 
+from youworker.components.conversation_list import conversation_list
 from youworker.components.layout import app_shell_wide
 from youworker.components.message import live_answer, thread_message
-from youworker.components.share_dialog import share_dialog
-from youworker.state.chat import ChatState, ConversationRow, ToolToggle
-from youworker.state.share_dialog import CONVERSATION, ShareDialogState
-
-
-@rx.memo
-def conversation_item(
-    row: rx.Var[ConversationRow], active: rx.Var[bool], rest: rx.RestProp
-) -> rx.Component:
-    """A sidebar row, as its own React component: it renders again only when its row or its
-    highlight changes, not on every change of the chat state. `rest` takes the list's `key`."""
-    return rx.hstack(
-        rx.link(
-            rx.text(row.title, size="2", trim="end", weight=rx.cond(active, "medium", "regular")),
-            href=f"/chat/{row.id}",
-            underline="none",
-            color=rx.color("gray", 12),
-            flex="1",
-            min_width="0",
-            data_testid="conversation-link",
-        ),
-        rx.menu.root(
-            rx.menu.trigger(
-                rx.icon_button(
-                    rx.icon("ellipsis", size=14),
-                    size="1",
-                    variant="ghost",
-                    aria_label="Conversation actions",
-                    data_testid="conversation-menu",
-                ),
-            ),
-            rx.menu.content(
-                rx.menu.item("Rename", on_click=ChatState.ask_rename(row.id, row.title)),
-                rx.menu.item(
-                    "Share",
-                    on_click=ShareDialogState.open_conversation(row.id, row.title),
-                    data_testid="share-conversation",
-                ),
-                rx.menu.item(
-                    "Delete",
-                    color="red",
-                    on_click=ChatState.ask_delete(row.id, row.title),
-                    data_testid="delete-conversation",
-                ),
-            ),
-        ),
-        rest,
-        width="100%",
-        padding_x="0.5rem",
-        padding_y="0.35rem",
-        border_radius="0.4rem",
-        background=rx.cond(active, rx.color("accent", 3), "transparent"),
-        align="center",
-    )
-
-
-def _rename_dialog() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title("Rename conversation"),
-            rx.form(
-                rx.vstack(
-                    rx.input(
-                        name="title",
-                        default_value=ChatState.dialog_title,
-                        max_length=200,
-                        width="100%",
-                        aria_label="New title",
-                        auto_focus=True,
-                    ),
-                    rx.hstack(
-                        rx.button(
-                            "Cancel",
-                            variant="soft",
-                            color_scheme="gray",
-                            type="button",
-                            on_click=ChatState.close_dialogs,
-                        ),
-                        rx.button("Save", type="submit", data_testid="confirm-rename"),
-                        justify="end",
-                        width="100%",
-                    ),
-                ),
-                on_submit=ChatState.confirm_rename,
-            ),
-        ),
-        open=ChatState.renaming_id != "",
-        on_open_change=ChatState.dialog_open_changed,
-    )
-
-
-def _delete_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Delete this conversation?"),
-            rx.alert_dialog.description(
-                rx.text("“", ChatState.dialog_title, "” and all its messages are deleted for good.")
-            ),
-            rx.hstack(
-                rx.button(
-                    "Cancel", variant="soft", color_scheme="gray", on_click=ChatState.close_dialogs
-                ),
-                rx.button(
-                    "Delete",
-                    color_scheme="red",
-                    on_click=ChatState.confirm_delete,
-                    data_testid="confirm-delete",
-                ),
-                justify="end",
-                spacing="2",
-                margin_top="1rem",
-            ),
-        ),
-        open=ChatState.deleting_id != "",
-        on_open_change=ChatState.dialog_open_changed,
-    )
-
-
-def conversation_list() -> rx.Component:
-    return rx.vstack(
-        rx.button(
-            rx.icon("plus", size=14),
-            "New chat",
-            width="100%",
-            on_click=ChatState.new_chat,
-            data_testid="new-chat",
-        ),
-        rx.input(
-            placeholder="Search chats",
-            on_change=ChatState.search.debounce(250),
-            max_length=200,
-            width="100%",
-            size="1",
-        ),
-        rx.scroll_area(
-            rx.vstack(
-                rx.foreach(
-                    ChatState.conversations,
-                    lambda row: conversation_item(
-                        row=row, active=ChatState.current_id == row.id, key=row.id
-                    ),
-                ),
-                rx.cond(
-                    ChatState.has_more_conversations,
-                    rx.button(
-                        "Load more",
-                        size="1",
-                        variant="ghost",
-                        width="100%",
-                        on_click=ChatState.load_more_conversations,
-                    ),
-                ),
-                spacing="1",
-                width="100%",
-            ),
-            type="hover",
-            scrollbars="vertical",
-            flex="1",
-        ),
-        _rename_dialog(),
-        _delete_dialog(),
-        share_dialog(
-            CONVERSATION,
-            "Members of the groups you switch on can read this conversation, not write in it.",
-            "share-chat-group-",
-        ),
-        width="16rem",
-        min_width="16rem",
-        height="100vh",
-        padding="0.75rem",
-        border_right=f"1px solid {rx.color('gray', 5)}",
-        spacing="2",
-    )
+from youworker.components.welcome import welcome
+from youworker.state.chat import ChatState, ToolToggle
+from youworker.state.share_dialog import ShareDialogState
 
 
 def _tool_toggle(toggle: ToolToggle) -> rx.Component:
@@ -258,8 +89,10 @@ def _header() -> rx.Component:
 
 
 def _thread() -> rx.Component:
-    return rx.box(
+    """The messages, in a scroll box that assets/chat.js keeps at the newest one."""
+    thread = rx.box(
         rx.vstack(
+            rx.cond(ChatState.shows_welcome, welcome()),
             rx.cond(
                 ChatState.has_older,
                 rx.button(
@@ -285,11 +118,42 @@ def _thread() -> rx.Component:
             width="100%",
             padding_y="1rem",
         ),
-        flex="1",
+        height="100%",
         overflow_y="auto",
         width="100%",
         id="thread",
         data_testid="thread",
+        data_conversation=ChatState.current_id,
+        data_streaming=rx.cond(ChatState.streaming, "true", "false"),
+    )
+    return rx.box(
+        thread,
+        _jump_to_latest(),
+        position="relative",
+        flex="1",
+        min_height="0",
+        width="100%",
+    )
+
+
+def _jump_to_latest() -> rx.Component:
+    """Shown by assets/chat.js while the person reads further up than the newest message."""
+    return rx.el.div(
+        rx.button(
+            rx.icon("arrow-down", size=14),
+            "Jump to latest",
+            size="1",
+            variant="solid",
+            radius="full",
+            type="button",
+            data_testid="jump-to-latest",
+        ),
+        id="jump-to-latest",
+        hidden=True,
+        position="absolute",
+        bottom="0.75rem",
+        left="50%",
+        transform="translateX(-50%)",
     )
 
 
@@ -309,12 +173,15 @@ def _composer() -> rx.Component:
             rx.hstack(
                 rx.text_area(
                     name="message",
+                    id="composer",
                     placeholder="Message YouWorker (Enter to send, Shift+Enter for a new line)",
+                    aria_label="Message",
                     enter_key_submit=True,
                     auto_height=True,
+                    auto_focus=True,
                     rows="1",
-                    max_length=32000,
-                    disabled=ChatState.streaming,
+                    # Longer pastes are cut to fit; assets/chat.js says so and counts.
+                    max_length=ChatState.message_limit,
                     flex="1",
                     data_testid="composer",
                 ),
@@ -334,11 +201,32 @@ def _composer() -> rx.Component:
                 width="100%",
                 align="end",
             ),
+            rx.hstack(
+                rx.text(
+                    "",
+                    id="composer-limit-note",
+                    size="1",
+                    color_scheme="amber",
+                    role="status",
+                    data_testid="composer-limit-note",
+                ),
+                rx.spacer(),
+                rx.text(
+                    "",
+                    id="composer-count",
+                    size="1",
+                    color_scheme="gray",
+                    aria_live="polite",
+                    data_testid="composer-count",
+                ),
+                width="100%",
+            ),
             width="100%",
             spacing="1",
         ),
         on_submit=ChatState.send,
-        reset_on_submit=True,
+        # Emptied by `send` once the message is accepted: a refused one stays to be edited.
+        reset_on_submit=False,
         width="100%",
     )
 
@@ -381,6 +269,10 @@ def _workspace() -> rx.Component:
 
 
 def chat_page() -> rx.Component:
-    return app_shell_wide(
-        rx.hstack(conversation_list(), _workspace(), spacing="0", width="100%", align="start")
+    return rx.fragment(
+        # Scrolling, focus and the composer's count: a static file, never built from data.
+        rx.script(src="/chat.js"),
+        app_shell_wide(
+            rx.hstack(conversation_list(), _workspace(), spacing="0", width="100%", align="start")
+        ),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from youworker.components.layout import app_shell
+from youworker.components.local_time import local_time
 from youworker.components.message import message_bubble
 from youworker.state.shared import SharedConversationState, SharedListState, SharedRow
 
@@ -28,7 +29,12 @@ def _shared_item(row: SharedRow) -> rx.Component:
                     min_width="0",
                 ),
                 rx.spacer(),
-                rx.text(row.updated, size="1", color_scheme="gray", white_space="nowrap"),
+                rx.text(
+                    rx.el.time(local_time(row.updated), date_time=row.updated),
+                    size="1",
+                    color_scheme="gray",
+                    white_space="nowrap",
+                ),
                 align="center",
                 width="100%",
             ),

@@ -16,8 +16,8 @@ from youworker.db import retry_when_locked, session_scope
 from youworker.models import Conversation, User
 from youworker.services import chat
 from youworker.services.chat_events import answer_origin, conversation_events
-from youworker.services.chat_runs import RunSnapshot, ToolCard
-from youworker.services.documents.citations import Citation, link_citations, passage_url
+from youworker.services.chat_runs import RunSnapshot
+from youworker.services.documents import access
 from youworker.services.errors import (
     Conflict,
     NotFound,
@@ -33,9 +33,22 @@ from youworker.services.runtime import (
     get_provider_manager,
     get_tool_registry,
 )
+from youworker.settings import get_settings
+from youworker.state.chat_rows import (
+    ConversationRow,
+    MessageRow,
+    ToolRow,
+    iso_utc,
+    message_rows,
+    question_row,
+    tool_row_from_card,
+)
 from youworker.state.live_pace import live_pace
 from youworker.state.session import SessionState
 
+COMPOSER_ID = "composer"
+# The composer empties once a message is accepted; a refused one stays to be edited.
+CLEAR_COMPOSER = rx.set_value(COMPOSER_ID, "")
 WATCH_WAIT_SECONDS = 15.0
 WATCH_IDLE_SECONDS = 600.0
 LIST_IDLE_SECONDS = 3600.0
@@ -44,110 +57,10 @@ THREAD_PAGE = 50
 
 
 @dataclasses.dataclass
-class ToolRow:
-    name: str = ""
-    arguments: str = ""
-    output: str = ""
-    error: str = ""
-    status: str = ""
-    duration: str = ""
-
-
-@dataclasses.dataclass
-class SourceRow:
-    number: int = 0
-    label: str = ""
-    snippet: str = ""
-    url: str = ""
-
-
-@dataclasses.dataclass
-class MessageRow:
-    id: str = ""
-    role: str = ""
-    content: str = ""  # markdown with raw HTML escaped
-    raw: str = ""  # the text as written, for the copy button
-    thinking: str = ""
-    status: str = ""
-    time: str = ""
-    detail: str = ""
-    error: str = ""
-    tools: list[ToolRow] = dataclasses.field(default_factory=list)
-    sources: list[SourceRow] = dataclasses.field(default_factory=list)
-
-
-@dataclasses.dataclass
-class ConversationRow:
-    id: str = ""
-    title: str = ""
-    updated: str = ""
-
-
-@dataclasses.dataclass
 class ToolToggle:
     name: str = ""
     description: str = ""
     enabled: bool = True
-
-
-def _clock(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M")
-
-
-def _detail(view: chat.MessageView) -> str:
-    parts = [view.model or ""]
-    if view.completion_tokens:
-        parts.append(f"{view.prompt_tokens or 0} in / {view.completion_tokens} out tokens")
-    if view.latency_ms is not None:
-        parts.append(f"{view.latency_ms / 1000:.1f} s")
-    if view.ttft_ms is not None:
-        parts.append(f"first token {view.ttft_ms} ms")
-    return " · ".join(p for p in parts if p)
-
-
-def _tool_row_from_card(card: ToolCard) -> ToolRow:
-    return ToolRow(
-        name=card.name,
-        arguments=card.arguments,
-        output=card.output,
-        error=card.error,
-        status=card.status,
-        duration=f"{card.duration_ms} ms" if card.duration_ms is not None else "",
-    )
-
-
-def _source(citation: Citation) -> SourceRow:
-    label = f"{citation.document_name} · page {citation.page}"
-    if citation.heading:
-        label += f" · {citation.heading}"
-    return SourceRow(citation.number, label, citation.snippet, passage_url(citation))
-
-
-def message_row(view: chat.MessageView) -> MessageRow:
-    """A saved message as a thread shows it (here and in the shared read-only view)."""
-    return MessageRow(
-        id=view.id,
-        role=view.role,
-        content=link_citations(escape_raw_html(view.content), view.citations),
-        raw=view.content,
-        thinking=escape_raw_html(view.thinking),
-        status=view.status,
-        time=_clock(view.created_at),
-        detail=_detail(view) if view.role == "assistant" else "",
-        error=view.error_message or "",
-        tools=[
-            ToolRow(
-                name=c.name,
-                arguments=c.arguments,
-                output=c.result or "",
-                error=c.error or "",
-                status="ok" if c.ok else "error",
-                duration=f"{c.duration_ms} ms" if c.duration_ms is not None else "",
-            )
-            for c in view.tool_calls
-        ],
-        sources=[_source(c) for c in view.citations],
-    )
 
 
 class LiveAnswerState(SessionState):
@@ -166,7 +79,7 @@ class LiveAnswerState(SessionState):
         if len(snapshot.tools) != len(self.tools) or any(
             card.status != row.status for card, row in zip(snapshot.tools, self.tools, strict=True)
         ):
-            self.tools = [_tool_row_from_card(card) for card in snapshot.tools]
+            self.tools = [tool_row_from_card(card) for card in snapshot.tools]
 
     def _clear(self) -> None:
         if self.text or self.thinking or self.tools:
@@ -206,12 +119,32 @@ class ChatState(SessionState):
     renaming_id: str = ""
     deleting_id: str = ""
     dialog_title: str = ""
+    sidebar_loaded: bool = False
+    has_documents: bool = True  # until known: no upload hint flashes by
     _watching: str = ""
     _following_list: bool = False
 
     @rx.var
     def has_more_conversations(self) -> bool:
         return self.conversations_cursor != ""
+
+    @rx.var
+    def message_limit(self) -> int:
+        return get_settings().chat.max_message_chars
+
+    @rx.var
+    def shows_welcome(self) -> bool:
+        """A new chat, before its first message."""
+        return not (self.current_id or self.messages or self.pending_messages or self.streaming)
+
+    @rx.var
+    def conversations_note(self) -> str:
+        """What the sidebar says when it lists nothing."""
+        if self.conversations or not self.sidebar_loaded:
+            return ""
+        if self.search_query.strip():
+            return "No conversations match your search."
+        return "No conversations yet. Your chats will be listed here."
 
     @rx.var
     def last_answer_id(self) -> str:
@@ -234,15 +167,17 @@ class ChatState(SessionState):
             page = await chat.list_conversations(
                 db, user, query=self.search_query, after=after, limit=limit
             )
-        rows = [ConversationRow(str(c.id), c.title, _clock(c.updated_at)) for c in page.items]
+        rows = [ConversationRow(str(c.id), c.title, iso_utc(c.updated_at)) for c in page.items]
         self.conversations = [*self.conversations, *rows] if more else rows
         self.conversations_cursor = _encode_cursor(page.next_cursor)
+        self.sidebar_loaded = True
 
     async def _load_thread(self, user: User, conversation: Conversation) -> None:
         async with session_scope() as db:
             page = await chat.list_messages(db, user, conversation.id, limit=THREAD_PAGE)
-        # The answer being written shows in the live bubble, not as a saved message.
-        self.messages = [message_row(v) for v in page.messages if v.status != "streaming"]
+            # The answer being written shows in the live bubble, not as a saved message.
+            saved = [v for v in page.messages if v.status != "streaming"]
+            self.messages = await message_rows(db, user, saved)
         self.pending_messages = []
         self.has_older = page.has_more
         self.current_title = conversation.title
@@ -293,6 +228,8 @@ class ChatState(SessionState):
         if not target:
             self._clear_thread()
             self._refresh_tools(None)
+            async with session_scope() as db:
+                self.has_documents = await access.has_readable_documents(db, user)
             return [ChatState.load_models, ChatState.follow_list]
         try:
             async with session_scope() as db:
@@ -357,7 +294,8 @@ class ChatState(SessionState):
                 before=uuid.UUID(self.messages[0].id),
                 limit=THREAD_PAGE,
             )
-        self.messages = [*[message_row(v) for v in page.messages], *self.messages]
+            older = await message_rows(db, user, page.messages)
+        self.messages = [*older, *self.messages]
         self.has_older = page.has_more
         return None
 
@@ -531,16 +469,7 @@ class ChatState(SessionState):
         if text is not None:
             # Shown beside the thread, not appended to it: re-sending and re-rendering every
             # message of a long thread would delay the first token.
-            self.pending_messages = [
-                MessageRow(
-                    id=f"pending-{uuid.uuid4().hex}",
-                    role="user",
-                    content=escape_raw_html(text),
-                    raw=text,
-                    status="complete",
-                    time=_clock(datetime.now(UTC)),
-                )
-            ]
+            self.pending_messages = [question_row(f"pending-{uuid.uuid4().hex}", text)]
         elif self.messages and self.messages[-1].role == "assistant":
             self.messages = self.messages[:-1]
         self.streaming = True
@@ -549,7 +478,7 @@ class ChatState(SessionState):
     def _show_new_conversation(self, conversation_id: uuid.UUID, text: str) -> None:
         self.current_id = str(conversation_id)
         self.current_title = chat.title_from(text)
-        row = ConversationRow(self.current_id, self.current_title, _clock(datetime.now(UTC)))
+        row = ConversationRow(self.current_id, self.current_title, iso_utc(datetime.now(UTC)))
         self.conversations = [row, *self.conversations]
 
     def _take_back_question(self, new_id: uuid.UUID | None = None) -> None:
@@ -594,7 +523,7 @@ class ChatState(SessionState):
             if new_id is not None:
                 self._show_new_conversation(new_id, text)
             await self._show_answer_starting(text)
-            yield None
+            yield CLEAR_COMPOSER
         unsaved = new_id if early else None  # a conversation shown before it exists
         try:
             user = await self._authenticate()
@@ -618,7 +547,8 @@ class ChatState(SessionState):
         except Exception:
             if early:
                 self._take_back_question(unsaved)
-                yield None  # the tab must not keep showing what was not saved
+                # The tab must not keep showing what was not saved; the text goes back.
+                yield rx.set_value(COMPOSER_ID, text)
             raise
         yield follow
 
@@ -643,13 +573,18 @@ class ChatState(SessionState):
         if not await self._start_run(user, text, created):
             if shown:
                 self._take_back_question()  # a new conversation stays: it was saved
-            return None
+                return rx.set_value(COMPOSER_ID, text)  # to be sent again or edited
+            return None  # the composer still holds it
+        events: list[EventSpec] = []
         if not shown:
             await self._show_answer_starting(text)
+            events.append(CLEAR_COMPOSER)
         if created is None:
-            return self._follow_answer()
+            follow = self._follow_answer()
+            return [*events, follow] if follow is not None else events or None
         # Only the address changes: a navigation would reload the page state and cost time.
         return [
+            *events,
             rx.call_script(f"window.history.replaceState(null, '', '/chat/{created.id}')"),
             ChatState.watch,
         ]

@@ -15,7 +15,8 @@ from reflex.event import EventSpec
 from youworker.db import session_scope
 from youworker.services import sharing
 from youworker.services.errors import NotFound
-from youworker.state.chat import THREAD_PAGE, MessageRow, message_row
+from youworker.state.chat import THREAD_PAGE
+from youworker.state.chat_rows import MessageRow, iso_utc, message_rows
 from youworker.state.session import SessionState
 
 
@@ -45,7 +46,7 @@ class SharedListState(SessionState):
                 title=item.title,
                 owner=item.owner_name,
                 groups=", ".join(item.group_names),
-                updated=item.updated_at.strftime("%Y-%m-%d %H:%M"),
+                updated=iso_utc(item.updated_at),
             )
             for item in items
         ]
@@ -91,6 +92,10 @@ class SharedConversationState(SessionState):
                 page = await sharing.read_shared_messages(
                     db, user, conversation_id, limit=THREAD_PAGE
                 )
+                # An answer still being written is shown once it is saved, as on the owner's
+                # page; a cited document the reader cannot open says why.
+                saved = [v for v in page.messages if v.status != "streaming"]
+                rows = await message_rows(db, user, saved)
         except (NotFound, ValueError):
             self._unavailable()
             return None
@@ -99,8 +104,7 @@ class SharedConversationState(SessionState):
         self.shared_owner = info.owner_name
         self.shared_groups = ", ".join(info.group_names)
         self.shared_by_me = info.is_owner
-        # An answer still being written is shown once it is saved, as on the owner's page.
-        self.shared_messages = [message_row(v) for v in page.messages if v.status != "streaming"]
+        self.shared_messages = rows
         self.shared_has_older = page.has_more
         self.shared_not_available = False
         self.shared_ready = True
@@ -122,9 +126,10 @@ class SharedConversationState(SessionState):
                     before=uuid.UUID(self.shared_messages[0].id),
                     limit=THREAD_PAGE,
                 )
+                older = await message_rows(db, user, page.messages)
         except (NotFound, ValueError):
             self._unavailable()  # no longer shared with the viewer, or deleted meanwhile
             return None
-        self.shared_messages = [*[message_row(v) for v in page.messages], *self.shared_messages]
+        self.shared_messages = [*older, *self.shared_messages]
         self.shared_has_older = page.has_more
         return None
