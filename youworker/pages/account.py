@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from youworker.components.empty import empty_row
 from youworker.components.layout import app_shell, field_error
 from youworker.state.account import AccountState
 
@@ -109,7 +110,10 @@ def _sessions() -> rx.Component:
                     *[rx.table.column_header_cell(h) for h in ("Browser", "IP", "Last seen", "")]
                 )
             ),
-            rx.table.body(rx.foreach(AccountState.sessions, _session_row)),
+            rx.table.body(
+                rx.foreach(AccountState.sessions, _session_row),
+                empty_row(AccountState.sessions, 4, "No active sessions.", "sessions-empty"),
+            ),
             width="100%",
             size="1",
         ),
@@ -184,7 +188,15 @@ def _keys() -> rx.Component:
                     ]
                 )
             ),
-            rx.table.body(rx.foreach(AccountState.keys, _key_row)),
+            rx.table.body(
+                rx.foreach(AccountState.keys, _key_row),
+                empty_row(
+                    AccountState.keys,
+                    5,
+                    "No keys yet. Create one to use the REST API from scripts.",
+                    "api-keys-empty",
+                ),
+            ),
             width="100%",
             size="1",
         ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from youworker.components.empty import empty_row
 from youworker.components.layout import admin_tabs, app_shell, field_error
 from youworker.state.admin import AdminState
 from youworker.state.groups import InvitationRow
@@ -95,7 +96,10 @@ def _users() -> rx.Component:
                         ]
                     )
                 ),
-                rx.table.body(rx.foreach(AdminState.users, _user_row)),
+                rx.table.body(
+                    rx.foreach(AdminState.users, _user_row),
+                    empty_row(AdminState.users, 5, "No user matches this search.", "users-empty"),
+                ),
                 width="100%",
                 size="1",
             ),

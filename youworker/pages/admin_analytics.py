@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from youworker.components.empty import empty_row
 from youworker.components.layout import admin_tabs, app_shell, field_error
 from youworker.state.admin_analytics import (
     PRESETS,
@@ -277,7 +278,10 @@ def _usage() -> rx.Component:
                             ]
                         )
                     ),
-                    rx.table.body(rx.foreach(AdminUsageState.rows, _usage_row)),
+                    rx.table.body(
+                        rx.foreach(AdminUsageState.rows, _usage_row),
+                        empty_row(AdminUsageState.rows, 7, "No usage to show.", "usage-empty"),
+                    ),
                     width="100%",
                     size="1",
                 ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from youworker.components.empty import empty_row
 from youworker.components.layout import admin_tabs, app_shell
 from youworker.state.admin_groups import AdminGroupRow, AdminGroupsState
 
@@ -58,7 +59,10 @@ def admin_groups_page() -> rx.Component:
                                 ]
                             )
                         ),
-                        rx.table.body(rx.foreach(state.rows, _row)),
+                        rx.table.body(
+                            rx.foreach(state.rows, _row),
+                            empty_row(state.rows, 4, "No groups to show.", "groups-empty"),
+                        ),
                         width="100%",
                         size="1",
                     ),

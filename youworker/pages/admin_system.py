@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from youworker.components.empty import empty_row
 from youworker.components.layout import admin_tabs, app_shell
 from youworker.state.admin_system import AdminSystemState
 
@@ -64,7 +65,10 @@ def _health() -> rx.Component:
                         ]
                     )
                 ),
-                rx.table.body(rx.foreach(AdminSystemState.probes, _probe_row)),
+                rx.table.body(
+                    rx.foreach(AdminSystemState.probes, _probe_row),
+                    empty_row(AdminSystemState.probes, 4, "No checks yet.", "probes-empty"),
+                ),
                 width="100%",
                 size="1",
             ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from youworker.components.empty import empty_row
 from youworker.components.layout import admin_tabs, app_shell
 from youworker.state.admin_tools import AdminToolsState, ServerRow, ToolRow
 
@@ -200,7 +201,15 @@ def admin_tools_page() -> rx.Component:
                                     ]
                                 )
                             ),
-                            rx.table.body(rx.foreach(AdminToolsState.servers, _server_row)),
+                            rx.table.body(
+                                rx.foreach(AdminToolsState.servers, _server_row),
+                                empty_row(
+                                    AdminToolsState.servers,
+                                    6,
+                                    "No MCP servers yet. Add one below.",
+                                    "mcp-servers-empty",
+                                ),
+                            ),
                             width="100%",
                             size="1",
                         ),
@@ -228,7 +237,10 @@ def admin_tools_page() -> rx.Component:
                                     ]
                                 )
                             ),
-                            rx.table.body(rx.foreach(AdminToolsState.tools, _tool_row)),
+                            rx.table.body(
+                                rx.foreach(AdminToolsState.tools, _tool_row),
+                                empty_row(AdminToolsState.tools, 4, "No tools.", "tools-empty"),
+                            ),
                             width="100%",
                             size="1",
                         ),

@@ -6,6 +6,7 @@ import reflex as rx
 
 from youworker.components.audit_table import audit_table
 from youworker.components.download import download_link
+from youworker.components.empty import empty_row
 from youworker.components.layout import app_shell, field_error
 from youworker.state.groups import (
     GroupRow,
@@ -220,7 +221,10 @@ def _members() -> rx.Component:
                         *[rx.table.column_header_cell(h) for h in ("Person", "Role", "Joined", "")]
                     )
                 ),
-                rx.table.body(rx.foreach(GroupState.members, _member_row)),
+                rx.table.body(
+                    rx.foreach(GroupState.members, _member_row),
+                    empty_row(GroupState.members, 4, "No members.", "members-empty"),
+                ),
                 width="100%",
                 size="1",
             ),
