@@ -187,9 +187,12 @@ async def test_chat_answers_without_documents_and_says_so_when_the_store_is_down
     for card in answer.tool_calls:
         assert card.name == "search_documents" and card.error is not None
         assert "cannot be searched right now" in card.error
+    # The answer itself says it has no source; the model is told not to cite any.
+    assert answer.content.startswith("*No source: your documents could not be searched (")
+    assert "so this answer does not draw on them.*" in answer.content
     request = server.chat_requests()[-1]  # type: ignore[attr-defined]
     notes = [m["content"] for m in request["messages"] if m["role"] == "system"]
-    assert any("does not draw on their documents" in note for note in notes)
+    assert any("could not be searched" in n and "Do not cite sources" in n for n in notes)
 
 
 async def test_the_app_recovers_when_postgresql_drops_every_connection(
