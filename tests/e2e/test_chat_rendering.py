@@ -12,13 +12,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 from pytest_playwright.pytest_playwright import CreateContextCallback
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from tests.ollama_server import OllamaTestServer
+from youworker.models import Message, MessageStatus
 
 from .flows import new_account, open_form, register
 from .test_chat import choose_model, send
 from .test_documents import INGEST_TIMEOUT_MS, expect_ready, upload
-from .test_sharing import app_database, make_group, switch_on
+from .test_sharing import app_database, in_database, make_group, switch_on
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -148,3 +152,28 @@ def test_a_shared_conversation_says_why_a_cited_document_does_not_open(
     )
     expect(shared_answer.get_by_test_id("citation")).to_have_count(0)
     expect(shared_answer.locator("a[href*='/documents/']")).to_have_count(0)
+
+
+def test_an_answer_cut_by_a_restart_says_interrupted_not_stopped(
+    page: Page, app_database: str
+) -> None:
+    register(page, new_account("restart"))
+    send(page, "Tell me something")
+    answer = page.get_by_test_id("assistant-message")
+    expect(answer).to_have_attribute("data-status", "complete")
+    expect(page).to_have_url(re.compile(r"/chat/[0-9a-f-]{36}/?$"))
+    message_id = uuid.UUID(answer.get_attribute("data-message") or "")
+
+    async def cut_by_restart(db: AsyncSession) -> None:
+        # What the startup sweep saves for an answer a dead worker left streaming.
+        await db.execute(
+            update(Message)
+            .where(col(Message.id) == message_id)
+            .values(status=MessageStatus.STOPPED, error_code="interrupted")
+        )
+        await db.commit()
+
+    in_database(app_database, cut_by_restart)
+    page.reload()
+    expect(answer.get_by_test_id("interrupted-marker")).to_contain_text("Interrupted")
+    expect(answer.get_by_test_id("stopped-marker")).to_have_count(0)

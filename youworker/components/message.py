@@ -254,6 +254,7 @@ def message_bubble(
         border_radius="0.75rem",
         data_testid=rx.cond(is_user, "user-message", "assistant-message"),
         data_status=message.status,
+        data_message=message.id,
     )
 
 
