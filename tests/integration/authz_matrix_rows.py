@@ -650,6 +650,19 @@ STATE_ROWS: dict[str, Listed | Case] = {
         "/groups", SELF, group_created, ({"name": "Matrix group", "description": ""},)
     ),
     "GroupsState.set_create_open": UI_ONLY("opens the new-group dialog"),
+    # The invitation is for the other user's address: only they may join or decline by its id.
+    "GroupsState.accept_waiting": Case(
+        "/groups",
+        by(REFUSED, OK, REFUSED, REFUSED, REFUSED),
+        invitation_accepted,
+        ("{accept_invitation}",),
+    ),
+    "GroupsState.decline_waiting": Case(
+        "/groups",
+        by(REFUSED, OK, REFUSED, REFUSED, REFUSED),
+        invitation_revoked("accept_invitation_id"),
+        ("{accept_invitation}",),
+    ),
     "GroupState.load": Case(GROUP, by(MANAGE, REFUSED, VIEW, MANAGE, MANAGE), group_page),
     "GroupState.set_edit_open": UI_ONLY("opens the edit dialog"),
     "GroupState.save": Case(
@@ -881,6 +894,7 @@ STATE_ROWS: dict[str, Listed | Case] = {
     "DocumentsState.sort_by": OWN_LIST("sorts the caller's list"),
     "DocumentsState.search": OWN_LIST("searches the caller's list"),
     "DocumentsState.next_page": OWN_LIST("pages through the caller's list"),
+    "DocumentsState.go_to_page": OWN_LIST("pages through the caller's list"),
     "DocumentsState.previous_page": OWN_LIST("pages through the caller's list"),
     "DocumentsState.watch": OWN_LIST("refreshes the caller's list while documents are indexed"),
     "DocumentsState.prepare_upload": UI_ONLY("lists the chosen files before they are sent"),

@@ -106,6 +106,7 @@ class World:
     group_invitation_id: uuid.UUID  # pending, to invitee@example.com
     site_invitation_id: uuid.UUID  # pending, to newcomer@example.com
     accept_token: str  # an invitation to the group for the other user's address
+    accept_invitation_id: uuid.UUID  # that invitation (the Groups page accepts it by id)
     mcp_server_id: uuid.UUID
     audit_cursor: str  # a cursor into the audit log (its second entry onwards)
 
@@ -123,6 +124,7 @@ class World:
             "group_invitation": str(self.group_invitation_id),
             "site_invitation": str(self.site_invitation_id),
             "accept_token": self.accept_token,
+            "accept_invitation": str(self.accept_invitation_id),
             "mcp_server": str(self.mcp_server_id),
         }
         values.update({name: str(person.id) for name, person in self.people.items()})
@@ -247,17 +249,17 @@ async def _build(files: FileStore, store: EdgeVectorStore) -> World:
         site = await invitations.invite(db, admin, "newcomer@example.com", None)
         accept_token = f"matrix-{uuid.uuid4().hex}"
         now = utcnow()
-        db.add(
-            GroupInvitation(
-                group_id=group.id,
-                inviter_id=owner.id,
-                invitee_email=users["other"].email,
-                token_hash=token_digest(accept_token),
-                created_at=now,
-                expires_at=now + get_settings().groups.invitation_ttl,
-            )
+        for_other = GroupInvitation(
+            group_id=group.id,
+            inviter_id=owner.id,
+            invitee_email=users["other"].email,
+            token_hash=token_digest(accept_token),
+            created_at=now,
+            expires_at=now + get_settings().groups.invitation_ttl,
         )
+        db.add(for_other)
         await db.commit()
+        accept_invitation_id = for_other.id
         # Disabled, so that refreshing the MCP servers never connects anywhere.
         server = await tools_admin.create_server(
             db,
@@ -300,6 +302,7 @@ async def _build(files: FileStore, store: EdgeVectorStore) -> World:
         group_invitation_id=invitation_ids[0],
         site_invitation_id=invitation_ids[1],
         accept_token=accept_token,
+        accept_invitation_id=accept_invitation_id,
         mcp_server_id=server_id,
         audit_cursor=page.next_cursor,
     )
