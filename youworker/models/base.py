@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, MetaData, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field
@@ -45,3 +45,18 @@ def created_field() -> Any:
 
 def timestamp_field(nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+# Every column that holds a Fernet token is named `<what>_enc`; key rotation finds them by that
+# name (services/key_rotation.py), so a new encrypted column is rotated without being listed.
+ENCRYPTED_SUFFIX = "_enc"
+
+
+def encrypted_columns(metadata: MetaData) -> dict[Table, tuple[str, ...]]:
+    """Every table with encrypted columns, and those columns' names, in metadata order."""
+    found: dict[Table, tuple[str, ...]] = {}
+    for table in metadata.sorted_tables:
+        names = tuple(c.name for c in table.columns if c.name.endswith(ENCRYPTED_SUFFIX))
+        if names:
+            found[table] = names
+    return found

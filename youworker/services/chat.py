@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from cryptography.fernet import InvalidToken
 from sqlalchemy import and_, delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -20,7 +21,7 @@ from youworker.services.authz import require_active
 from youworker.services.chat_display import title_from as title_from
 from youworker.services.chat_events import conversation_events
 from youworker.services.documents.citations import Citation, CitationBook
-from youworker.services.encryption import get_cipher
+from youworker.services.encryption import MessageCipher, get_cipher
 from youworker.services.errors import NotFound, ValidationFailed
 from youworker.services.llm.base import ChatMessage, ToolCallRequest
 from youworker.settings import get_settings
@@ -315,9 +316,9 @@ def _tool_view(call: ToolCall) -> ToolCallView:
         id=str(call.id),
         step=call.step,
         name=call.name,
-        arguments=cipher.decrypt(call.arguments_enc),
-        result=cipher.decrypt_optional(call.result_enc),
-        error=cipher.decrypt_optional(call.error_enc),
+        arguments=cipher.readable(call.arguments_enc),
+        result=cipher.readable_optional(call.result_enc),
+        error=cipher.readable_optional(call.error_enc),
         ok=call.ok,
         duration_ms=call.duration_ms,
     )
@@ -328,8 +329,8 @@ def message_view(message: Message, tool_calls: list[ToolCall] | None = None) -> 
     return MessageView(
         id=str(message.id),
         role=message.role,
-        content=cipher.decrypt(message.content_enc),
-        thinking=cipher.decrypt_optional(message.thinking_enc) or "",
+        content=cipher.readable(message.content_enc),
+        thinking=cipher.readable_optional(message.thinking_enc) or "",
         status=message.status,
         model=message.model,
         prompt_tokens=message.prompt_tokens,
@@ -342,10 +343,18 @@ def message_view(message: Message, tool_calls: list[ToolCall] | None = None) -> 
         tool_calls=[
             _tool_view(call) for call in sorted(tool_calls or [], key=lambda c: c.created_at)
         ],
-        citations=CitationBook.from_json(
-            cipher.decrypt_optional(message.citations_enc)
-        ).citations(),
+        citations=_citations(cipher, message.citations_enc),
     )
+
+
+def _citations(cipher: MessageCipher, token: str | None) -> list[Citation]:
+    """The answer's sources; none when their key is gone (the text says it is unreadable)."""
+    if token is None:
+        return []
+    try:
+        return CitationBook.from_json(cipher.decrypt(token)).citations()
+    except InvalidToken:
+        return []
 
 
 async def _views(session: AsyncSession, messages: list[Message]) -> list[MessageView]:

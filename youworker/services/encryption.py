@@ -6,7 +6,15 @@ from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from youworker.logging import get_logger
 from youworker.settings import get_settings
+
+log = get_logger(__name__)
+
+# Shown in place of text whose key is no longer configured (dropped before `rotate-key` ran).
+UNREADABLE = (
+    "[This text cannot be decrypted: the key it was encrypted with is no longer configured.]"
+)
 
 
 class MessageCipher:
@@ -26,6 +34,17 @@ class MessageCipher:
 
     def decrypt_optional(self, token: str | None) -> str | None:
         return None if token is None else self.decrypt(token)
+
+    def readable(self, token: str) -> str:
+        """The text, or `UNREADABLE` when no configured key opens the token (never raises)."""
+        try:
+            return self.decrypt(token)
+        except InvalidToken:
+            log.warning("encryption.unreadable_token")
+            return UNREADABLE
+
+    def readable_optional(self, token: str | None) -> str | None:
+        return None if token is None else self.readable(token)
 
     def is_current(self, token: str) -> bool:
         """True when the newest key already encrypted this token."""

@@ -1,27 +1,37 @@
-"""Re-encrypting chat data under the newest Fernet key, in batches; safe to stop and rerun."""
+"""Re-encrypting data at rest under the newest Fernet key, in batches; safe to stop and rerun.
+
+The columns come from the models: every column named `*_enc` on any table (models/base.py), so a
+new encrypted column is rotated without anyone remembering to list it here.
+"""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import Column, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
+from youworker import models  # noqa: F401  (registers every table on SQLModel.metadata)
 from youworker.db import rows_affected
 from youworker.logging import get_logger
-from youworker.models import Message, OutboxMail, ToolCall
+from youworker.models.base import encrypted_columns
 from youworker.services import audit
 from youworker.services.encryption import MessageCipher
 
 log = get_logger(__name__)
 
-ENCRYPTED_COLUMNS: dict[type[SQLModel], tuple[str, ...]] = {
-    Message: ("content_enc", "thinking_enc"),
-    ToolCall: ("arguments_enc", "result_enc", "error_enc"),
-    OutboxMail: ("body_enc",),
-}
+
+def rotated_columns() -> dict[Table, tuple[str, ...]]:
+    """The columns `rotate_all` rewrites: every `*_enc` column of every table."""
+    return encrypted_columns(SQLModel.metadata)
+
+
+def _key_column(table: Table) -> Column[object]:
+    keys = list(table.primary_key.columns)
+    if len(keys) != 1:
+        raise RuntimeError(f"{table.name}: encrypted columns need a table with a one-column key")
+    return keys[0]
 
 
 @dataclass
@@ -41,17 +51,15 @@ async def rotate_all(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     report = RotationReport()
-    for model, columns in ENCRYPTED_COLUMNS.items():
-        table = model.__table__  # type: ignore[attr-defined]
-        last_id: uuid.UUID | None = None
+    for table, columns in rotated_columns().items():
+        key = _key_column(table)
+        last_id: object = None
         while True:
             statement = (
-                select(table.c.id, *(table.c[name] for name in columns))
-                .order_by(table.c.id)
-                .limit(batch_size)
+                select(key, *(table.c[name] for name in columns)).order_by(key).limit(batch_size)
             )
             if last_id is not None:
-                statement = statement.where(table.c.id > last_id)
+                statement = statement.where(key > last_id)
             rows = (await session.execute(statement)).all()
             if not rows:
                 break
@@ -70,7 +78,7 @@ async def rotate_all(
                     if name in changes
                 ]
                 result = await session.execute(
-                    update(table).where(table.c.id == row_id, *guard).values(**changes)
+                    update(table).where(key == row_id, *guard).values(**changes)
                 )
                 report.rotated += rows_affected(result)
             last_id = rows[-1][0]

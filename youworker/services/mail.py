@@ -132,7 +132,7 @@ async def list_outbox(
             subject=row.subject,
             kind=row.kind,
             status=row.status,
-            body=cipher.decrypt_optional(row.body_enc),
+            body=cipher.readable_optional(row.body_enc),
             error=row.error,
             created_at=row.created_at,
         )
