@@ -124,7 +124,9 @@ async def invite(
         expires_at=now + get_settings().groups.invitation_ttl,
     )
     session.add(invitation)
-    await session.flush()
+    # The link must work before the mail leaves (a failed commit would leave a mail with a dead
+    # link), and SMTP should not hold a write transaction open.
+    await session.commit()
     record = await mail.deliver(session, _mail_for(address, token, user, group))
     audit.record(
         session,
