@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from email.message import Message
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
 
 from tests.integration.test_mail import (
     Inbox,
     MailSettingsSetter,
     free_port,
     mail_settings,
+    smtp_server,
 )
 from youworker.db import sync_url
-from youworker.models import User
-from youworker.services import groups, invitations
+from youworker.models import OutboxMail, User
+from youworker.services import accounts, groups, invitations, mail, password_reset
 from youworker.services.crypto import token_digest
+from youworker.state.admin_outbox import outbox_row
 
-__all__ = ["mail_settings"]
+__all__ = ["mail_settings", "smtp_server"]
 BASE_URL = "https://yw.example.com"
 
 
@@ -70,3 +74,60 @@ async def test_the_invitation_is_committed_before_its_mail_leaves(
         controller.stop()
     assert sent.delivered_by == "sent"
     assert witness.committed_when_sent == [True]
+
+
+# --- names cannot fake links (item 4) ------------------------------------------------------------
+
+SPOOF = "https://evil.example/invite/steal"
+LINKISH = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)\S+|\b[\w-]+\.(?:example|com)\b")
+
+
+def links_in(text: str) -> list[str]:
+    """What a mail client would turn into a link (schemes, www., bare domains)."""
+    return LINKISH.findall(text)
+
+
+async def test_invitation_mail_names_cannot_carry_a_link(
+    db: AsyncSession,
+    admin: User,
+    alice: User,
+    smtp_server: tuple[Inbox, int],
+    mail_settings: MailSettingsSetter,
+) -> None:
+    inbox, port = smtp_server
+    mail_settings(port)
+    await accounts.update_profile(db, alice, display_name=f"Alice {SPOOF} www.evil.example")
+    group = await groups.create_group(db, alice, f"Team {SPOOF} Open: evil.example")
+    await invitations.invite(db, alice, "bob@example.com", group.id)
+    await password_reset.send_reset_link(db, admin, alice.id)
+
+    invitation, reset = inbox.messages
+    for message, path in ((invitation, "/invite/"), (reset, "/reset/")):
+        body = body_of(message)
+        (link,) = links_in(body)
+        assert link.startswith(f"{BASE_URL}{path}")
+        assert "evil.example" not in body and "http" not in body.replace(link, "")
+        assert "evil[.]example" in body  # the name is still there, made inert
+        assert not links_in(str(message["Subject"]))
+    assert '"Alice hxxps[:]//evil[.]example/invite/steal www[.]evil[.]example"' in body_of(
+        invitation
+    )
+
+
+async def test_the_outbox_link_is_the_mails_own_link(
+    db: AsyncSession, admin: User, alice: User, mail_settings: MailSettingsSetter
+) -> None:
+    mail_settings(None)
+    await accounts.update_profile(db, alice, display_name=f"Alice {SPOOF}")
+    group = await groups.create_group(db, alice, f"Team {SPOOF}")
+    await invitations.invite(db, alice, "bob@example.com", group.id)
+
+    (entry,) = (await mail.list_outbox(db, admin)).entries
+    assert entry.link is not None and entry.link.startswith(f"{BASE_URL}/invite/")
+    assert entry.body is not None and entry.link in entry.body
+    assert (await invitations.lookup(db, entry.link.rsplit("/", 1)[1])).state == "valid"
+    # The link is stored encrypted in its own column, like the body.
+    row = await db.scalar(select(OutboxMail))
+    assert row is not None and row.link_enc and entry.link not in row.link_enc
+    # The outbox page shows and copies that field.
+    assert outbox_row(entry)["link"] == entry.link

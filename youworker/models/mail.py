@@ -28,6 +28,8 @@ class OutboxMail(SQLModel, table=True):
     kind: str = Field(max_length=32)
     # Fernet-encrypted: the body carries single-use links. Dropped once the mail is sent.
     body_enc: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The mail's link on its own (the outbox copies this, never a URL found in the body).
+    link_enc: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     status: str = Field(default=MailStatus.OUTBOX, max_length=16)
     error: str | None = Field(default=None, max_length=500)
     created_at: datetime = created_field()

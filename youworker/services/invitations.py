@@ -70,15 +70,20 @@ def invitation_url(token: str) -> str:
 
 def _mail_for(email: str, token: str, inviter: User, group: Group | None) -> mail.Mail:
     ttl_days = get_settings().groups.invitation_ttl_days
-    where = f'the group "{group.name}" on YouWorker' if group else "YouWorker"
+    where = f"the group {mail.quoted_name(group.name)} on YouWorker" if group else "YouWorker"
+    link = invitation_url(token)
     body = (
-        f"{inviter.display_name} invited you to join {where}.\n\n"
+        f"{mail.quoted_name(inviter.display_name)} invited you to join {where}.\n\n"
         f"Open this link to accept (it works once, for {ttl_days} days):\n"
-        f"{invitation_url(token)}\n\n"
+        f"{link}\n\n"
         "If you did not expect this invitation, ignore this mail."
     )
     return mail.Mail(
-        recipient=email, subject=f"Invitation to {where}", body=body, kind="invitation"
+        recipient=email,
+        subject=f"Invitation to {where}",
+        body=body,
+        kind="invitation",
+        link=link,
     )
 
 

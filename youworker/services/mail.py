@@ -3,11 +3,18 @@
 Either way the mail is recorded, so a fresh install without SMTP still delivers invitations and
 password resets (an administrator passes the link on). Sent mail keeps no body: it carries
 single-use links. A body waiting in the outbox is encrypted like chat messages.
+
+A mail's one link travels in its own field (kept encrypted beside the body for the outbox), so
+nothing ever has to guess it from the text; names people chose (display names, group names) go
+into bodies and subjects only through `quoted_name`, which leaves nothing a mail client or the
+outbox could take for a link.
 """
 
 from __future__ import annotations
 
+import re
 import time
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +35,31 @@ from youworker.settings import MailSettings, get_settings
 log = get_logger(__name__)
 
 PAGE_SIZE_MAX = 100
+QUOTED_NAME_MAX = 120
+# A word a mail client could turn into a link: a scheme, "www.", a domain-like "x.yz", an address.
+_LINKISH = re.compile(r"\S*(?:[a-z][a-z0-9+.-]*:(?=\S)|www\.|[\w-]\.[a-z]{2,}|@)\S*", re.IGNORECASE)
+_IDEOGRAPHIC_STOPS = str.maketrans({"\u3002": ".", "\uff61": "."})
+_SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):(?=\S)", re.IGNORECASE)
+
+
+def _defang(word: re.Match[str]) -> str:
+    text = re.sub(r"(?i)http", "hxxp", word.group(0))
+    text = _SCHEME.sub(r"\1[:]", text)
+    return text.replace(".", "[.]").replace("@", "[at]")
+
+
+def quoted_name(raw: str) -> str:
+    """A user-chosen name, safe inside a mail: one line, quoted, no link text left in it.
+
+    `Mallory https://evil.example/invite/x` becomes `"Mallory hxxps[:]//evil[.]example/invite/x"`.
+    """
+    # NFKC folds look-alikes (fullwidth letters and dots); browsers read these two stops as dots.
+    text = unicodedata.normalize("NFKC", raw).translate(_IDEOGRAPHIC_STOPS)
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    if len(text) > QUOTED_NAME_MAX:
+        text = text[: QUOTED_NAME_MAX - 1] + "…"
+    text = _LINKISH.sub(_defang, text).replace('"', "'")
+    return f'"{text}"'
 
 
 @dataclass(frozen=True)
@@ -36,6 +68,8 @@ class Mail:
     subject: str
     body: str
     kind: str  # "invitation", "password_reset", ...
+    # The mail's one link (also in the body); the outbox shows and copies this, never the body.
+    link: str = ""
 
 
 @dataclass(frozen=True)
@@ -46,6 +80,7 @@ class OutboxEntry:
     kind: str
     status: str
     body: str | None
+    link: str | None
     error: str | None
     created_at: datetime
 
@@ -79,6 +114,12 @@ async def _send_smtp(mail: Mail, settings: MailSettings) -> None:
     )
 
 
+def _keep_body(record: OutboxMail, mail: Mail) -> None:
+    cipher = get_cipher()
+    record.body_enc = cipher.encrypt(mail.body)
+    record.link_enc = cipher.encrypt(mail.link) if mail.link else None
+
+
 async def deliver(session: AsyncSession, mail: Mail) -> OutboxMail:
     """Send `mail` (or keep it in the outbox) and record it; the caller commits.
 
@@ -94,7 +135,7 @@ async def deliver(session: AsyncSession, mail: Mail) -> OutboxMail:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             record.status = MailStatus.FAILED
             record.error = f"{exc.__class__.__name__}: {exc}"[:500]
-            record.body_enc = get_cipher().encrypt(mail.body)
+            _keep_body(record, mail)
             log.warning("mail.failed", kind=mail.kind, error=record.error)
         else:
             record.status = MailStatus.SENT
@@ -105,7 +146,7 @@ async def deliver(session: AsyncSession, mail: Mail) -> OutboxMail:
                 duration_ms=round((time.perf_counter() - started) * 1000),
             )
     else:
-        record.body_enc = get_cipher().encrypt(mail.body)
+        _keep_body(record, mail)
         log.info("mail.outbox", kind=mail.kind)
     session.add(record)
     return record
@@ -133,6 +174,7 @@ async def list_outbox(
             kind=row.kind,
             status=row.status,
             body=cipher.readable_optional(row.body_enc),
+            link=cipher.readable_optional(row.link_enc),
             error=row.error,
             created_at=row.created_at,
         )

@@ -71,7 +71,7 @@ class ResetUnavailable(Conflict):
 
 def _body(user: User, link: str, hours: int) -> str:
     return (
-        f"Hello {user.display_name},\n\n"
+        f"Hello {mail.quoted_name(user.display_name)},\n\n"
         "An administrator of YouWorker sent you a link to choose a new password:\n\n"
         f"{link}\n\n"
         f"The link works once and expires in {hours} hours. If you did not expect it, "
@@ -128,17 +128,15 @@ async def send_reset_link(
     )
     # The link must work before the mail leaves, and SMTP should not hold a write transaction.
     await session.commit()
+    link = f"{settings.api.base_url}/reset/{token}"
     record = await mail.deliver(
         session,
         mail.Mail(
             recipient=user.email,
             subject="Reset your YouWorker password",
-            body=_body(
-                user,
-                f"{settings.api.base_url}/reset/{token}",
-                settings.groups.password_reset_ttl_hours,
-            ),
+            body=_body(user, link, settings.groups.password_reset_ttl_hours),
             kind=MAIL_KIND,
+            link=link,
         ),
     )
     audit.record(

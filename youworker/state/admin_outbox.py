@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import reflex as rx
 from reflex.event import EventSpec
 
@@ -15,13 +13,22 @@ from youworker.settings import get_settings
 from youworker.state.session import SessionState
 
 PAGE_SIZE = 20
-# Links in our own mail: invitation and reset links have no spaces or angle brackets.
-_LINK = re.compile(r"https?://[^\s<>\"']+")
 
 
-def first_link(body: str | None) -> str:
-    found = _LINK.search(body or "")
-    return found.group(0) if found else ""
+def outbox_row(entry: mail.OutboxEntry) -> dict[str, str]:
+    """One mail as the page shows it. "link" (shown and copied) is the mail's own link field,
+    never a URL found in the body, where a display or group name could have put one."""
+    return {
+        "id": str(entry.id),
+        "recipient": entry.recipient,
+        "subject": entry.subject,
+        "kind": entry.kind,
+        "status": entry.status,
+        "time": entry.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "body": entry.body or "",
+        "link": entry.link or "",
+        "error": entry.error or "",
+    }
 
 
 class AdminOutboxState(SessionState):
@@ -52,20 +59,7 @@ class AdminOutboxState(SessionState):
                 db, actor, offset=self.page * PAGE_SIZE, limit=PAGE_SIZE
             )
         self.total = result.total
-        self.mails = [
-            {
-                "id": str(entry.id),
-                "recipient": entry.recipient,
-                "subject": entry.subject,
-                "kind": entry.kind,
-                "status": entry.status,
-                "time": entry.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-                "body": entry.body or "",
-                "link": first_link(entry.body),
-                "error": entry.error or "",
-            }
-            for entry in result.entries
-        ]
+        self.mails = [outbox_row(entry) for entry in result.entries]
 
     async def _show(self, page: int) -> EventSpec | None:
         actor, redirect = await self._guarded()
