@@ -303,6 +303,8 @@ class RateLimitSettings(BaseModel):
     messages_per_user: str = "30/minute"
     uploads_per_user: str = "100/minute"
     api_per_key: str = "300/minute"
+    # Failed API keys, tokens and session cookies from one address, before it is refused.
+    api_auth_failures_per_ip: str = "20/minute;200/hour"
 
     @field_validator(
         "sign_in_per_ip",
@@ -312,6 +314,7 @@ class RateLimitSettings(BaseModel):
         "messages_per_user",
         "uploads_per_user",
         "api_per_key",
+        "api_auth_failures_per_ip",
     )
     @classmethod
     def _limits_notation(cls, value: str) -> str:

@@ -72,9 +72,9 @@ from youworker.state.shared import SharedConversationState
 OK, REFUSED, SIGN_IN = "ok", "refused", "sign_in"
 MANAGE, VIEW = "manage", "view"  # a group page with, or without, its pending invitations
 EMPTY = "empty"
-# REST refusals: "<status> <error code>" under /api/v1, "<status>" on the older routes.
+# REST refusals: "<status> <error code>", the one error shape of every route.
 V401, V403, V404 = "401 authentication_failed", "403 forbidden", "404 not_found"
-H401, H403, H404 = "401", "403", "404"
+H401, H403, H404 = V401, V403, V404
 
 
 @dataclass(frozen=True)

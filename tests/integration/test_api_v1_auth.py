@@ -279,9 +279,8 @@ async def test_rate_limited_carries_retry_after(
     assert response.headers["retry-after"] == "7"
 
 
-async def test_older_routes_keep_their_error_shape(client: httpx.AsyncClient) -> None:
-    response = await client.get("/health/detailed")
-    assert response.status_code == 401 and "detail" in response.json()
+async def test_routes_outside_v1_share_the_error_shape(client: httpx.AsyncClient) -> None:
+    assert_error(await client.get("/health/detailed"), 401, "authentication_failed")
 
 
 # --- documentation ------------------------------------------------------------------------------

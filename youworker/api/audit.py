@@ -1,4 +1,4 @@
-"""GET /api/admin/audit.csv: the audit log as CSV (session cookie or API key), streamed."""
+"""GET /api/admin/audit.csv: the audit log as CSV (any credential the API accepts), streamed."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from youworker.api.deps import current_user, request_context
+from youworker.api.deps import request_context
+from youworker.api.errors import ERROR_RESPONSES, ErrorResponse
+from youworker.api.principal import CurrentPrincipal, DbSession
 from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import audit_log
-from youworker.services.errors import AuthenticationFailed, Forbidden, ValidationFailed
 
 router = APIRouter()
 
@@ -27,11 +28,18 @@ Text = Annotated[str, Query(max_length=300)]
         200: {
             "description": "The filtered audit log as CSV, streamed",
             "content": {"text/csv": {"schema": {"type": "string"}}},
-        }
+        },
+        403: {
+            "model": ErrorResponse,
+            "description": "Administrators, or group admins for their group",
+        },
+        **ERROR_RESPONSES,
     },
 )
 async def export_audit_csv(
     request: Request,
+    principal: CurrentPrincipal,
+    db: DbSession,
     actor: Text = "",
     action: Text = "",
     resource_type: Text = "",
@@ -40,27 +48,17 @@ async def export_audit_csv(
     start: Text = "",
     end: Text = "",
 ) -> StreamingResponse:
-    user = await current_user(request)
-    if user is None:
-        raise HTTPException(status_code=401, detail="sign in to export the audit log")
-    try:
-        filters = audit_log.AuditFilter.from_params(
-            actor=actor,
-            action=action,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            group_id=group_id,
-            start=start,
-            end=end,
-        )
-        async with session_scope() as db:
-            filters = await audit_log.begin_export(db, user, filters, request_context(request))
-    except ValidationFailed as exc:
-        raise HTTPException(status_code=400, detail=exc.message) from None
-    except AuthenticationFailed as exc:
-        raise HTTPException(status_code=401, detail=exc.message) from None
-    except Forbidden as exc:
-        raise HTTPException(status_code=403, detail=exc.message) from None
+    user = principal.user
+    filters = audit_log.AuditFilter.from_params(
+        actor=actor,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        group_id=group_id,
+        start=start,
+        end=end,
+    )
+    filters = await audit_log.begin_export(db, user, filters, request_context(request))
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return StreamingResponse(
         _lines(user, filters),

@@ -1,14 +1,14 @@
-"""Downloading a document's original file (session cookie or API key)."""
+"""Downloading a document's original file (any credential the API accepts)."""
 
 from __future__ import annotations
 
 import uuid
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Response
 
-from youworker.api.deps import current_user
-from youworker.db import session_scope
+from youworker.api.errors import ERROR_RESPONSES
+from youworker.api.principal import CurrentPrincipal, DbSession
 from youworker.services import runtime
 from youworker.services.documents import library
 from youworker.services.errors import NotFound
@@ -31,24 +31,18 @@ def content_disposition(name: str) -> str:
         200: {
             "description": "The original file, with its own media type",
             "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
-        }
+        },
+        **ERROR_RESPONSES,
     },
 )
-async def download(document_id: str, request: Request) -> Response:
-    user = await current_user(request)
-    if user is None:
-        raise HTTPException(status_code=401, detail="sign in to download documents")
+async def download(document_id: str, principal: CurrentPrincipal, db: DbSession) -> Response:
     try:
         parsed = uuid.UUID(document_id)
     except ValueError:
-        raise HTTPException(status_code=404, detail=library.NOT_FOUND) from None
-    try:
-        async with session_scope() as db:
-            document, data, media_type = await library.original_file(
-                db, user, parsed, runtime.get_file_store()
-            )
-    except NotFound as exc:
-        raise HTTPException(status_code=404, detail=exc.message) from None
+        raise NotFound(library.NOT_FOUND) from None
+    document, data, media_type = await library.original_file(
+        db, principal.user, parsed, runtime.get_file_store()
+    )
     return Response(
         content=data,
         media_type=media_type,

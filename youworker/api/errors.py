@@ -1,9 +1,8 @@
-"""One JSON error shape for the REST API: `{"error": {"code", "message", "fields"?}}`.
+"""One JSON error shape for every HTTP route: `{"error": {"code", "message", "fields"?}}`.
 
-Service errors map to HTTP statuses here, once, for every route. Under /api/v1 FastAPI's own
-errors (validation, unknown route, wrong method) are rewritten into the same shape; the older
-routes keep FastAPI's `{"detail": ...}`. Anything unexpected becomes a bare 500: the details go
-to the log, never to the client.
+Service errors map to HTTP statuses here, once, for every route; FastAPI's own errors
+(validation, unknown route, wrong method, an `HTTPException`) are rewritten into the same shape.
+Anything unexpected becomes a bare 500: the details go to the log, never to the client.
 """
 
 from __future__ import annotations
@@ -11,10 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import (
-    http_exception_handler,
-    request_validation_exception_handler,
-)
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
@@ -34,8 +29,6 @@ from youworker.services.errors import (
 )
 
 log = get_logger(__name__)
-
-V1_PREFIX = "/api/v1"
 
 SERVICE_STATUS: tuple[tuple[type[ServiceError], int], ...] = (
     (ValidationFailed, 422),
@@ -115,11 +108,6 @@ def service_error_response(exc: ServiceError) -> JSONResponse:
     return error_response(status, exc.code, exc.message, fields, headers)
 
 
-def _is_v1(request: Request) -> bool:
-    path: str = request.scope.get("path", "")
-    return path == V1_PREFIX or path.startswith(V1_PREFIX + "/")
-
-
 async def _service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
     return service_error_response(exc)
@@ -143,8 +131,6 @@ def validation_fields(exc: RequestValidationError) -> dict[str, str]:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    if not _is_v1(request):
-        return await request_validation_exception_handler(request, exc)
     fields = validation_fields(exc)
     message = "; ".join(f"{name}: {text}" for name, text in fields.items())
     return error_response(422, "validation_error", message, fields)
@@ -152,8 +138,6 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if not _is_v1(request):
-        return await http_exception_handler(request, exc)
     headers = dict(exc.headers or {})
     if exc.status_code == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")

@@ -8,13 +8,8 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
 from youworker.api import csrf
-from youworker.api.deps import (
-    bearer_token,
-    current_user,
-    is_root_key,
-    request_context,
-    require_same_origin,
-)
+from youworker.api.deps import request_context, require_same_origin
+from youworker.api.principal import CurrentPrincipal
 from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import health, sessions
@@ -30,19 +25,12 @@ async def liveness() -> dict[str, str]:
 
 
 @router.get("/health/detailed")
-async def detailed_health(request: Request) -> JSONResponse:
-    """Every dependency with status and latency; admin session or root API key only."""
-    if not is_root_key(bearer_token(request)):
-        user = await current_user(request)
-        if user is None:
-            raise HTTPException(
-                status_code=401, detail="sign in as an administrator or use the root API key"
-            )
-        if not user.is_admin:
-            raise HTTPException(status_code=403, detail="administrators only")
-    probes = await health.probe_all(get_settings())
+async def detailed_health(principal: CurrentPrincipal) -> JSONResponse:
+    """Every dependency with status and latency; administrators (any credential, the root key
+    included, which is audited) only."""
+    status, probes = await health.detailed(principal.user, get_settings())
     body: dict[str, Any] = {
-        "status": health.overall(probes),
+        "status": status,
         "checks": {probe.name: probe.as_dict() for probe in probes},
     }
     return JSONResponse(body, status_code=503 if body["status"] == "down" else 200)

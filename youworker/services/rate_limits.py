@@ -97,6 +97,11 @@ class RateLimits:
         )
         self.uploads = rule("uploads", settings.uploads_per_user, "Too many uploads.")
         self.api = rule("api", settings.api_per_key, "Too many requests.")
+        self.auth_failures = rule(
+            "api_auth_failures",
+            settings.api_auth_failures_per_ip,
+            "Too many failed attempts with keys or tokens from your address.",
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimits:
@@ -152,6 +157,26 @@ class RateLimits:
 
     async def check_api(self, credential_or_ip: str) -> None:
         await self.hit(self.api, digest(credential_or_ip))
+
+    async def check_auth_failures(self, ip: str | None) -> None:
+        """RateLimited while the address's failed credentials fill a window (nothing counted)."""
+        if not self.enabled:
+            return
+        key = digest(ip or "unknown")
+        for item in self.auth_failures.items:
+            limiter_test = self.limiter.test(item, self.auth_failures.name, key)
+            if not await self.safely(limiter_test, True):
+                retry = await self.retry_after(item, self.auth_failures.name, key)
+                log.info("rate_limit.refused", rule=self.auth_failures.name, retry_after=retry)
+                raise self.auth_failures.refusal(retry)
+
+    async def count_auth_failure(self, ip: str | None) -> None:
+        """One more failed credential from `ip` (the next check refuses once a window is full)."""
+        if not self.enabled:
+            return
+        key = digest(ip or "unknown")
+        for item in self.auth_failures.items:
+            await self.safely(self.limiter.hit(item, self.auth_failures.name, key), True)
 
 
 # One instance per event loop: asyncio locks and Redis connections belong to the loop that made

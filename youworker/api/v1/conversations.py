@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from youworker.api.deps import request_context
 from youworker.api.errors import BODY_ERROR_RESPONSES, ERROR_RESPONSES
-from youworker.api.v1.auth import CurrentPrincipal, DbSession
+from youworker.api.principal import CurrentPrincipal, DbSession
 from youworker.api.v1.messages import PAGE_SIZE_MAX, MessagePage
 from youworker.models import Conversation
 from youworker.models.chat import MODEL_NAME_MAX, TITLE_MAX

@@ -17,7 +17,7 @@ from youworker.api.errors import (
     ErrorBody,
     ErrorResponse,
 )
-from youworker.api.v1.auth import CurrentPrincipal, DbSession
+from youworker.api.principal import CurrentPrincipal, DbSession
 from youworker.api.v1.providers import CurrentEmbedder, Files, Vectors
 from youworker.services.documents import library
 from youworker.services.documents.filetypes import format_size

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from youworker.api.errors import ERROR_RESPONSES
-from youworker.api.v1.auth import CurrentPrincipal, DbSession
+from youworker.api.principal import CurrentPrincipal, DbSession
 from youworker.services import groups
 
 router = APIRouter(tags=["groups"], responses=ERROR_RESPONSES)

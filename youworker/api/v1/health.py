@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from youworker.api.errors import ERROR_RESPONSES, ErrorResponse
-from youworker.api.v1.auth import CurrentPrincipal
+from youworker.api.principal import CurrentPrincipal
 from youworker.services import health
 from youworker.settings import get_settings
 

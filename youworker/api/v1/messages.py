@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from youworker.api.errors import BODY_ERROR_RESPONSES, ERROR_RESPONSES, ErrorResponse
+from youworker.api.principal import CurrentPrincipal, DbSession
 from youworker.api.v1 import streaming
-from youworker.api.v1.auth import CurrentPrincipal, DbSession
 from youworker.api.v1.providers import Runs
 from youworker.services import chat
 

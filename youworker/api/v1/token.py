@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from youworker.api.deps import request_context
 from youworker.api.errors import BODY_ERROR_RESPONSES, ErrorResponse
-from youworker.api.v1.auth import DbSession
+from youworker.api.principal import DbSession
 from youworker.models.user import EMAIL_MAX
 from youworker.services import access_tokens, accounts
 from youworker.services.validation import PASSWORD_MAX

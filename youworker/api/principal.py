@@ -1,8 +1,11 @@
-"""Who is calling: one dependency for every /api/v1 route.
+"""Who is calling: the one principal dependency of every authenticated HTTP route.
 
 Accepted, in this order: a bearer token or `X-API-Key` (a personal `yw_` key, the root key, or a
 JWT from POST /api/v1/token), else the browser's session cookie. A token that is present but
-wrong fails outright; it never falls back to the cookie.
+wrong fails outright; it never falls back to the cookie. Every root-key use is audited
+(services/root_access.py). Failed credentials count per client address: over
+RATE_LIMIT__API_AUTH_FAILURES_PER_IP, no credential from that address is even checked until the
+window has room again (429), so guessing keys costs the guesser, not the database.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from youworker.logging import get_logger
 from youworker.models import User
 from youworker.services import access_tokens, api_keys, root_access, sessions
 from youworker.services.errors import AuthenticationFailed
+from youworker.services.rate_limits import get_rate_limits
 from youworker.settings import get_settings
 
 log = get_logger(__name__)
+
+NO_CREDENTIALS = "Authenticate with a bearer token (POST /api/v1/token) or an API key."
 
 AuthMethod = Literal["api_key", "root_key", "jwt", "session"]
 
@@ -70,6 +76,15 @@ async def _from_token(
     return "jwt", await access_tokens.resolve(db, token)
 
 
+async def _identify(
+    db: AsyncSession, request: Request, token: str, cookie: str
+) -> tuple[AuthMethod, User | None]:
+    if token:
+        return await _from_token(db, token, request)
+    found = await sessions.resolve(db, cookie, get_settings().security.session_ttl)
+    return "session", found.user if found else None
+
+
 async def get_principal(
     request: Request,
     db: DbSession,
@@ -77,21 +92,21 @@ async def get_principal(
     header_key: Annotated[str | None, Security(api_key_scheme)],
 ) -> Principal:
     token = bearer.credentials.strip() if bearer else (header_key or "").strip()
-    if token:
-        method, user = await _from_token(db, token, request)
-        if user is None:
-            # The kind of credential only; never the token itself.
-            log.info("api.auth_failed", method=method, path=request.url.path)
-            raise AuthenticationFailed("Invalid, expired or revoked credentials.")
-        return Principal(user, method)
-    found = await sessions.resolve(
-        db, request.cookies.get(sessions.COOKIE_NAME), get_settings().security.session_ttl
-    )
-    if found is None:
+    cookie = request.cookies.get(sessions.COOKIE_NAME) or ""
+    if not token and not cookie:
+        raise AuthenticationFailed(NO_CREDENTIALS)
+    address = request_context(request).ip
+    limits = get_rate_limits()
+    await limits.check_auth_failures(address)
+    method, user = await _identify(db, request, token, cookie)
+    if user is None:
+        await limits.count_auth_failure(address)
+        # The kind of credential only; never the token itself.
+        log.info("api.auth_failed", method=method, path=request.url.path)
         raise AuthenticationFailed(
-            "Authenticate with a bearer token (POST /api/v1/token) or an API key."
+            "Invalid, expired or revoked credentials." if token else NO_CREDENTIALS
         )
-    return Principal(found.user, "session")
+    return Principal(user, method)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
