@@ -22,7 +22,7 @@ from youworker.api.app import create_api
 from youworker.api.middleware import asgi_middleware
 from youworker.api.rate_limit_middleware import ApiRateLimit
 from youworker.models import AuditEvent, Document, Message, User
-from youworker.services import access_tokens, accounts
+from youworker.services import access_tokens, accounts, api_keys, sessions
 from youworker.services.audit import RequestContext
 from youworker.services.chat_runs import ChatRuns
 from youworker.services.documents import library
@@ -201,19 +201,21 @@ async def test_uploads_per_user(db: AsyncSession, alice: User, files: FileStore)
 
 @pytest.fixture
 async def limited_api(engine: object) -> AsyncIterator[httpx.AsyncClient]:
-    limits_ = install(api_per_key="2/minute")
-    app = ApiRateLimit(create_api(), limits=lambda: limits_)
+    install(api_per_key="2/minute")
+    app = ApiRateLimit(create_api())  # this loop's limits, as `install` sets them
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
 
 
 async def test_api_calls_per_key_get_429_with_retry_after(
-    limited_api: httpx.AsyncClient,
+    limited_api: httpx.AsyncClient, db: AsyncSession, alice: User, bob: User
 ) -> None:
-    key = {"x-api-key": "yw_" + uuid.uuid4().hex}
-    for _ in range(2):
-        assert (await limited_api.get("/health/detailed", headers=key)).status_code != 429
+    _, plain = await api_keys.create(db, alice, "k")
+    key = {"x-api-key": plain}
+    # The first use counts for the address (the key is not verified yet), then for the key.
+    for _ in range(3):
+        assert (await limited_api.get("/api/v1/conversations", headers=key)).status_code == 200
     refused = await limited_api.get("/api/v1/conversations", headers=key)
     assert refused.status_code == 429
     assert 0 < int(refused.headers["retry-after"]) <= 61
@@ -221,10 +223,40 @@ async def test_api_calls_per_key_get_429_with_retry_after(
     assert body["error"]["code"] == "rate_limited"
     assert body["error"]["message"].startswith("Too many requests. Try again in ")
 
-    # Another key, and paths outside the API, are not affected.
-    other = {"authorization": "Bearer " + uuid.uuid4().hex}
-    assert (await limited_api.get("/health/detailed", headers=other)).status_code != 429
+    # Another verified key, and paths outside the API, are not affected.
+    _, others = await api_keys.create(db, bob, "k")
+    other = {"authorization": "Bearer " + others}
+    assert (await limited_api.get("/api/v1/conversations", headers=other)).status_code == 200
     assert (await limited_api.get("/health", headers=key)).status_code == 200
+
+
+async def test_made_up_credentials_count_for_their_address(
+    limited_api: httpx.AsyncClient, db: AsyncSession, alice: User
+) -> None:
+    """A fresh made-up token (or key, or cookie) is no fresh budget: until a credential is
+    verified, it counts for the address it came from."""
+    made_up = [
+        {"authorization": "Bearer " + uuid.uuid4().hex},
+        {"x-api-key": "yw_" + uuid.uuid4().hex},
+    ]
+    for headers in made_up:
+        assert (await limited_api.get("/api/v1/conversations", headers=headers)).status_code == 401
+    for headers in (
+        {"authorization": "Bearer " + uuid.uuid4().hex},
+        {"x-api-key": "yw_" + uuid.uuid4().hex},
+        {"cookie": f"{sessions.COOKIE_NAME}={uuid.uuid4().hex}"},
+        {},
+    ):
+        refused = await limited_api.get("/api/v1/conversations", headers=headers)
+        assert refused.status_code == 429, headers
+    # Once verified, a key has its own budget, also while its address is spent.
+    install(api_per_key="2/minute")  # fresh counters
+    _, plain = await api_keys.create(db, alice, "k")
+    key = {"x-api-key": plain}
+    assert (await limited_api.get("/api/v1/conversations", headers=key)).status_code == 200
+    assert (await limited_api.get("/api/v1/conversations", headers=made_up[0])).status_code == 401
+    assert (await limited_api.get("/api/v1/conversations")).status_code == 429
+    assert (await limited_api.get("/api/v1/conversations", headers=key)).status_code == 200
 
 
 async def test_api_calls_without_a_key_count_per_address(limited_api: httpx.AsyncClient) -> None:

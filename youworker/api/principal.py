@@ -19,6 +19,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from youworker.api.deps import request_context
+from youworker.api.verified_credentials import verified_credentials
 from youworker.db import session_scope
 from youworker.logging import get_logger
 from youworker.models import User
@@ -106,6 +107,8 @@ async def get_principal(
         raise AuthenticationFailed(
             "Invalid, expired or revoked credentials." if token else NO_CREDENTIALS
         )
+    # From now on the REST rate limit counts this credential on its own, not for its address.
+    verified_credentials.remember(token or cookie)
     return Principal(user, method)
 
 

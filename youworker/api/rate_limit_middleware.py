@@ -1,8 +1,9 @@
 """Requests to the REST API per caller: over the limit, 429 with Retry-After before any work.
 
-The caller is its credential (API key, session cookie: only ever hashed), the user a valid JWT
-names (a new token is no new budget), or, without one, its address. Pure ASGI: streamed answers
-pass through untouched.
+The caller is the user a JWT we signed names (a new token is no new budget), or a credential this
+process has verified (an API key or session cookie, only ever hashed: api/verified_credentials.py),
+or else the client address: until a credential is verified it counts for the address it came
+from, so made-up tokens get no fresh budgets. Pure ASGI: streamed answers pass through untouched.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from youworker.api.credentials import cookies
+from youworker.api.verified_credentials import VerifiedCredentials, verified_credentials
 from youworker.services import access_tokens
 from youworker.services.errors import RateLimited
 from youworker.services.rate_limits import RateLimits, get_rate_limits
@@ -28,22 +30,22 @@ def is_limited(path: str) -> bool:
     return path == "/api" or path.startswith(LIMITED_PREFIXES)
 
 
-def caller_of(scope: Scope) -> str:
-    """What the limit counts against: the presented credential, else the client address."""
+def caller_of(scope: Scope, verified: VerifiedCredentials = verified_credentials) -> str:
+    """What the limit counts against: a verified caller, else the client address."""
     headers = Headers(scope=scope)
     authorization = headers.get("authorization", "")
     bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
-    if bearer and access_tokens.looks_like_jwt(bearer):
-        subject = jwt_subject(bearer)
+    presented = bearer or (headers.get("x-api-key") or "").strip()
+    if presented and access_tokens.looks_like_jwt(presented):
+        # A JWT we did not sign counts for its address (and is refused further in).
+        subject = jwt_subject(presented)
         if subject:
             return "user:" + subject
-        # A JWT we did not sign is refused further in; until then it counts for its address.
-    elif bearer:
-        return "bearer:" + bearer
-    elif api_key := headers.get("x-api-key"):
-        return "key:" + api_key
-    elif session := cookies(scope).get(SESSION_COOKIE):
-        return "session:" + session
+    elif presented:
+        if verified.knows(presented):
+            return "credential:" + presented
+    elif (session := cookies(scope).get(SESSION_COOKIE)) and verified.knows(session):
+        return "credential:" + session
     client = scope.get("client")
     return "ip:" + (client[0] if client else "unknown")
 
