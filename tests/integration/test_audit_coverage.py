@@ -155,7 +155,10 @@ async def test_password_change(db: AsyncSession, alice: User) -> None:
     )
     event = await the_event(db, "user.password_change")
     assert_event(
-        event, actor=alice, resource=("user", str(alice.id)), details={"sessions_ended": 0}
+        event,
+        actor=alice,
+        resource=("user", str(alice.id)),
+        details={"sessions_ended": 0, "api_keys_revoked": 0},
     )
     await assert_never_stored(db, "alice-password-1", "brand-new-password-9")
 

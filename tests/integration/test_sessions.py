@@ -88,14 +88,14 @@ async def test_password_change_ends_other_sessions_only(db: AsyncSession, alice:
     elsewhere = await _signed_in(db, alice)
     current = await sessions.resolve(db, here, TTL)
     assert current is not None
-    ended = await accounts.change_password(
+    changed = await accounts.change_password(
         db,
         alice,
         current_password="alice-password-1",
         new_password="changed-password",
         keep_session_id=current.session_id,
     )
-    assert ended == 1
+    assert changed.sessions_ended == 1
     assert await sessions.resolve(db, here, TTL) is not None
     assert await sessions.resolve(db, elsewhere, TTL) is None
 

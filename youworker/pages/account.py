@@ -66,7 +66,8 @@ def _password() -> rx.Component:
                 field_error(AccountState.new_password_error),
                 rx.button("Change password", type="submit"),
                 rx.text(
-                    "Changing your password signs out every other session.",
+                    "Changing your password signs out every other session and revokes "
+                    "your API keys (programs using them need a new key).",
                     size="1",
                     color_scheme="gray",
                 ),

@@ -22,7 +22,7 @@ def _form() -> rx.Component:
             rx.text(
                 "Choose a new password for ",
                 rx.text.strong(PasswordResetState.email),
-                ". Changing it signs you out on every device.",
+                ". Changing it signs you out on every device and revokes your API keys.",
                 size="2",
             ),
             form_field(
@@ -60,7 +60,8 @@ def _form() -> rx.Component:
 def _done() -> rx.Component:
     return rx.vstack(
         rx.callout(
-            "Password changed. You were signed out everywhere; sign in with the new password.",
+            "Password changed. You were signed out everywhere and your API keys were revoked; "
+            "sign in with the new password.",
             icon="circle-check",
             color_scheme="green",
             width="100%",

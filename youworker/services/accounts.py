@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +13,7 @@ from sqlmodel import col, select
 from youworker.logging import get_logger
 from youworker.models import AppSetting, Role, User
 from youworker.models.base import utcnow
-from youworker.services import audit, sessions
+from youworker.services import api_keys, audit, sessions
 from youworker.services.authz import require_active
 from youworker.services.crypto import hash_password, verify_password
 from youworker.services.errors import AuthenticationFailed, Forbidden, ValidationFailed
@@ -31,6 +32,12 @@ log = get_logger(__name__)
 
 GENERIC_SIGN_IN_ERROR = "Email or password is incorrect."
 FIRST_ADMIN_KEY = "first_admin"
+
+
+@dataclass(frozen=True)
+class PasswordChanged:
+    sessions_ended: int  # the other sessions; the one that changed it stays
+    api_keys_revoked: int
 
 
 async def _email_taken(session: AsyncSession, email: str) -> bool:
@@ -212,8 +219,8 @@ async def change_password(
     new_password: str,
     keep_session_id: uuid.UUID | None = None,
     context: audit.RequestContext | None = None,
-) -> int:
-    """Change the password and end every other session; returns how many sessions ended."""
+) -> PasswordChanged:
+    """Change the password, end every other session and revoke every personal API key."""
     require_active(actor)
     raise_if_any(
         {
@@ -228,6 +235,7 @@ async def change_password(
         raise ValidationFailed({"current_password": "Current password is incorrect."})
     user.password_hash = hash_password(new_password)
     ended = await sessions.end_user_sessions(session, user.id, except_session_id=keep_session_id)
+    revoked = await api_keys.revoke_all_for(session, user.id)
     audit.record(
         session,
         "user.password_change",
@@ -236,6 +244,7 @@ async def change_password(
         resource_id=user.id,
         context=context,
         sessions_ended=ended,
+        api_keys_revoked=revoked,
     )
     await session.commit()
-    return ended
+    return PasswordChanged(sessions_ended=ended, api_keys_revoked=revoked)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from youworker.db import rows_affected
 from youworker.models import ApiKey, User
 from youworker.models.base import utcnow
 from youworker.services import audit
@@ -80,6 +82,16 @@ async def revoke(
         prefix=key.prefix,
     )
     await session.commit()
+
+
+async def revoke_all_for(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """Revoke every live key of a user (their password changed); the caller audits and commits."""
+    result = await session.execute(
+        update(ApiKey)
+        .where(col(ApiKey.user_id) == user_id, col(ApiKey.revoked_at).is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return rows_affected(result)
 
 
 async def resolve(session: AsyncSession, plain: str | None) -> User | None:

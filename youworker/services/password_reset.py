@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from youworker.db import rows_affected
 from youworker.models import PasswordReset, User
 from youworker.models.base import utcnow
-from youworker.services import audit, mail, sessions
+from youworker.services import api_keys, audit, mail, sessions
 from youworker.services.authz import require_site_admin
 from youworker.services.crypto import hash_password, new_token, token_digest
 from youworker.services.errors import Conflict, NotFound
@@ -197,7 +197,7 @@ async def complete_reset(
     now: datetime | None = None,
     context: audit.RequestContext | None = None,
 ) -> User:
-    """Set a new password through a link (once), ending all the user's sessions.
+    """Set a new password through a link (once), ending all the user's sessions and API keys.
 
     Raises ValidationFailed({"password": ...}) for a bad password and ResetUnavailable when
     the link cannot be used.
@@ -231,6 +231,7 @@ async def complete_reset(
     assert user is not None  # the update above matched an active user
     user.password_hash = password_hash
     ended = await sessions.end_user_sessions(session, user.id)
+    revoked = await api_keys.revoke_all_for(session, user.id)
     await _void_unused(session, user.id, now, keep=reset_id)
     audit.record(
         session,
@@ -240,6 +241,7 @@ async def complete_reset(
         resource_id=user.id,
         context=context,
         sessions_ended=ended,
+        api_keys_revoked=revoked,
     )
     await session.commit()
     return user

@@ -6,14 +6,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from youworker.db import rows_affected
-from youworker.models import ApiKey, Role, User
+from youworker.models import Role, User
 from youworker.models.base import utcnow
-from youworker.services import audit, sessions
+from youworker.services import api_keys, audit, sessions
 from youworker.services.authz import require_site_admin
 from youworker.services.errors import Conflict, NotFound, ValidationFailed
 
@@ -120,12 +119,7 @@ async def set_active(
     if not active:
         user.tokens_revoked_at = utcnow()
         details["sessions_ended"] = await sessions.end_user_sessions(session, user.id)
-        revoked = await session.execute(
-            update(ApiKey)
-            .where(col(ApiKey.user_id) == user.id, col(ApiKey.revoked_at).is_(None))
-            .values(revoked_at=utcnow())
-        )
-        details["api_keys_revoked"] = rows_affected(revoked)
+        details["api_keys_revoked"] = await api_keys.revoke_all_for(session, user.id)
     audit.record(
         session,
         "user.activate" if active else "user.deactivate",

@@ -94,7 +94,7 @@ class AccountState(SessionState):
         self.current_password_error = self.new_password_error = ""
         try:
             async with session_scope() as db:
-                ended = await accounts.change_password(
+                changed = await accounts.change_password(
                     db,
                     user,
                     current_password=str(form.get("current_password", "")),
@@ -107,7 +107,10 @@ class AccountState(SessionState):
             self.new_password_error = exc.fields.get("new_password", "")
             return None
         await self._refresh(user)
-        return rx.toast.success(f"Password changed. {ended} other session(s) signed out.")
+        return rx.toast.success(
+            f"Password changed. {changed.sessions_ended} other session(s) signed out, "
+            f"{changed.api_keys_revoked} API key(s) revoked."
+        )
 
     @rx.event
     async def revoke_session(self, session_id: str) -> EventSpec | None:
