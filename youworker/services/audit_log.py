@@ -1,8 +1,9 @@
 """Reading the audit trail: filtered keyset pages newest first, and a streamed CSV export.
 
 Site administrators read everything; a group administrator reads only the entries of a group
-they administer (`AuditFilter.group_id`). Pages use keyset paging on (created_at, id), which
-the `ix_audit_events_created_at_id` index serves in order, so a page costs the same at any depth.
+they administer (`AuditFilter.group_id`), without the members' IP addresses (`AuditEntry`).
+Pages use keyset paging on (created_at, id), which the `ix_audit_events_created_at_id` index
+serves in order, so a page costs the same at any depth.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from youworker.db import contains
 from youworker.models import AuditEvent, GroupMembership, GroupRole, User
 from youworker.models.base import UTCDateTime
 from youworker.services import audit
+from youworker.services.audit_actions import KNOWN_ACTIONS as KNOWN_ACTIONS
 from youworker.services.authz import require_active
 from youworker.services.errors import Forbidden, ValidationFailed
 
@@ -38,51 +40,6 @@ EXPORT_BATCH = 1000
 # Counting every match of a big table is slow; past this the page says "10000+".
 COUNT_CAP = 10_000
 
-# Every action the application records (the filter select offers these and their prefixes).
-KNOWN_ACTIONS: tuple[str, ...] = (
-    "api_key.create",
-    "api_key.revoke",
-    "audit.export",
-    "auth.lockout",
-    "auth.root_key",
-    "auth.session_revoke",
-    "auth.sign_in",
-    "auth.sign_in_failed",
-    "auth.sign_out",
-    "conversation.delete",
-    "conversation.share",
-    "conversation.unshare",
-    "document.delete",
-    "document.reindex",
-    "document.share",
-    "document.unshare",
-    "document.upload",
-    "group.create",
-    "group.delete",
-    "group.leave",
-    "group.member_remove",
-    "group.member_role",
-    "group.update",
-    "invitation.accept",
-    "invitation.create",
-    "invitation.decline",
-    "invitation.revoke",
-    "mcp.server_create",
-    "mcp.server_delete",
-    "mcp.server_update",
-    "security.key_rotation",
-    "settings.registration_mode",
-    "tool.disable",
-    "tool.enable",
-    "user.activate",
-    "user.deactivate",
-    "user.password_change",
-    "user.password_reset",
-    "user.password_reset_sent",
-    "user.profile_update",
-    "user.register",
-    "user.role_change",
-)
 
 ACTION_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]*)*$")
 RESOURCE_TYPE_PATTERN = re.compile(r"^[a-z0-9_]{1,32}$")
@@ -157,8 +114,39 @@ class AuditFilter:
 
 
 @dataclass(frozen=True)
+class AuditEntry:
+    """An entry as its reader may see it: the IP address for site administrators only."""
+
+    id: uuid.UUID
+    created_at: datetime
+    actor_id: uuid.UUID | None
+    actor_email: str | None
+    action: str
+    resource_type: str | None
+    resource_id: str | None
+    group_id: uuid.UUID | None
+    ip: str | None
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: AuditEvent, reader: User) -> AuditEntry:
+        return cls(
+            id=event.id,
+            created_at=event.created_at,
+            actor_id=event.actor_id,
+            actor_email=event.actor_email,
+            action=event.action,
+            resource_type=event.resource_type,
+            resource_id=event.resource_id,
+            group_id=event.group_id,
+            ip=event.ip if reader.is_admin else None,
+            details=dict(event.details or {}),
+        )
+
+
+@dataclass(frozen=True)
 class AuditPage:
-    events: list[AuditEvent]
+    events: list[AuditEntry]
     # Pass as `cursor` for the next (older) page; None on the last page.
     next_cursor: str | None
     # How many entries match, at most COUNT_CAP; `total_capped` means "at least that many".
@@ -315,6 +303,7 @@ async def list_events(
 ) -> AuditPage:
     """A page of matching entries, newest first, starting after `cursor` (a `next_cursor`)."""
     checked = await check_access(session, actor, filters)
+    reader = require_active(actor)
     if not 1 <= limit <= PAGE_SIZE_MAX:
         raise ValidationFailed({"limit": f"Page size must be between 1 and {PAGE_SIZE_MAX}."})
     where = _conditions(checked)
@@ -322,7 +311,7 @@ async def list_events(
     events, more = rows[:limit], len(rows) > limit
     counted = await _capped_count(session, where)
     return AuditPage(
-        events=events,
+        events=[AuditEntry.of(event, reader) for event in events],
         next_cursor=encode_cursor(events[-1]) if more else None,
         total=min(counted, COUNT_CAP),
         total_capped=counted > COUNT_CAP,
@@ -351,7 +340,7 @@ def _csv_line(values: list[str]) -> str:
     return buffer.getvalue()
 
 
-def csv_values(event: AuditEvent) -> list[str]:
+def csv_values(event: AuditEntry) -> list[str]:
     return [
         event.created_at.astimezone(UTC).isoformat(),
         event.actor_email or "",
@@ -396,13 +385,14 @@ async def export_csv(
     streaming starts (an HTTP response cannot change its status once the body has begun).
     """
     checked = await check_access(session, actor, filters)
+    reader = require_active(actor)
     where = _conditions(checked)
     yield _csv_line(list(CSV_COLUMNS))
     after: str | None = None
     while True:
         batch = list(await session.scalars(_page_query(where, after).limit(EXPORT_BATCH)))
         for event in batch:
-            yield _csv_line(csv_values(event))
+            yield _csv_line(csv_values(AuditEntry.of(event, reader)))
         if len(batch) < EXPORT_BATCH:
             return
         after = encode_cursor(batch[-1])

@@ -12,7 +12,7 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from youworker.db import session_scope
-from youworker.models import AuditEvent, User
+from youworker.models import User
 from youworker.services import audit_log
 from youworker.services.errors import ServiceError, ValidationFailed
 from youworker.state.session import SessionState
@@ -23,7 +23,7 @@ EXPORT_PATH = "/api/admin/audit.csv"
 FILTER_FIELDS = ("actor", "action", "resource_type", "resource_id", "start", "end")
 
 
-def audit_rows(events: Iterable[AuditEvent]) -> list[dict[str, str]]:
+def audit_rows(events: Iterable[audit_log.AuditEntry]) -> list[dict[str, str]]:
     """Table rows for `components.audit_table.audit_table` (JSON-able, all strings)."""
     return [
         {
