@@ -102,6 +102,37 @@ def test_settings_never_show_secrets() -> None:
     assert unset["DATABASE__URL"].startswith("sqlite:///")
 
 
+HARD_PASSWORDS = ("pa/ss", "p@ss", "p:ss", "a/b@c:d/@e", "//@@::", "p%2Fss", "pass/")
+
+
+@pytest.mark.parametrize("password", HARD_PASSWORDS)
+def test_mask_url_hides_passwords_with_url_characters(password: str) -> None:
+    for url, masked in (
+        (
+            f"postgresql://yw:{password}@db.internal:5432/yw",
+            "postgresql://yw:***@db.internal:5432/yw",
+        ),
+        (f"redis://:{password}@cache:6379/0", "redis://:***@cache:6379/0"),
+        (f"http://user:{password}@gpu1:11434", "http://user:***@gpu1:11434"),
+        (f"https://u:{password}@h", "https://u:***@h"),
+    ):
+        assert system_info.mask_url(url) == masked, url
+    # The settings rows of the system page, as an operator would paste the URLs.
+    settings = load_settings(
+        database={"url": f"postgresql://yw:{password}@db.internal:5432/yw"},
+        redis={"url": f"redis://:{password}@cache:6379/0"},
+    )
+    rows = system_info.settings_rows(settings)
+    shown = dict(rows)
+    assert shown["DATABASE__URL"] == "postgresql://yw:***@db.internal:5432/yw"
+    assert shown["REDIS__URL"] == "redis://:***@cache:6379/0"
+    assert f":{password}@" not in repr(rows)
+
+
+def test_mask_url_hides_a_value_that_does_not_parse() -> None:
+    assert system_info.mask_url("postgresql://u:secret@host:notaport/db").startswith("***")
+
+
 def test_mask_url() -> None:
     assert system_info.mask_url("postgresql://u:p%40ss@h/db") == "postgresql://u:***@h/db"
     assert system_info.mask_url("http://127.0.0.1:11434/") == "http://127.0.0.1:11434/"

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, SecretStr
@@ -25,8 +26,7 @@ from youworker.settings import Settings, get_settings
 
 EMBEDDER_WAIT_SECONDS = 3.0
 SECRET_NAME = re.compile(r"password|secret|key", re.IGNORECASE)
-# Greedy up to the last "@" before the path, so a password containing "@" is masked whole.
-URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)[^\s/]*@")
+URL_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*")
 PACKAGES = (
     ("YouWorker", "youworker"),
     ("Reflex", "reflex"),
@@ -49,8 +49,26 @@ class SystemInfo:
 
 
 def mask_url(value: str) -> str:
-    """`scheme://user:***@host` for any URL carrying a password."""
-    return URL_PASSWORD.sub(r"\g<head>***@", value)
+    """`scheme://user:***@host/...` for any URL carrying a password.
+
+    Operators paste passwords unencoded, so the credentials run to the last "@" (a password may
+    hold "/", "@" and ":"); what follows must parse as a URL's host, or the whole value is hidden.
+    """
+    scheme, separator, rest = value.strip().partition("://")
+    if not separator or not URL_SCHEME.fullmatch(scheme) or "@" not in rest:
+        return value
+    credentials, _, location = rest.rpartition("@")
+    user, colon, _password = credentials.partition(":")
+    if not colon:
+        return value  # a user name alone
+    try:
+        parsed = urlsplit(f"{scheme}://{location}")
+        parsed.port  # noqa: B018 - raises on a port that is no number
+    except ValueError:
+        return "*** (not a valid URL)"
+    if not parsed.hostname:
+        return "*** (not a valid URL)"
+    return f"{scheme}://{user}:***@{location}"
 
 
 def _shown(name: str, value: Any) -> str:
