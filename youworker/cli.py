@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from cryptography.fernet import Fernet
 
 from youworker.logging import configure_logging, get_logger
+from youworker.private_files import make_private
 
 if TYPE_CHECKING:
     from youworker.services.documents.vectorstore import VectorStore
@@ -227,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         _out(f"settings: {exc}")
         return 2
     configure_logging(settings.api.log_level)
+    make_private(settings)
     return int(args.func(args))
 
 

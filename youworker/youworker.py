@@ -27,6 +27,7 @@ from youworker.pages.invite import invite_page
 from youworker.pages.password_reset import password_reset_page
 from youworker.pages.placeholders import index_page
 from youworker.pages.shared import shared_conversation_page, shared_page
+from youworker.private_files import make_private
 from youworker.services import runtime
 from youworker.settings import get_settings
 from youworker.state.account import AccountState
@@ -49,6 +50,8 @@ from youworker.state.shared import SharedConversationState, SharedListState
 
 _settings = get_settings()
 configure_logging(_settings.api.log_level, json=_settings.is_production)
+# Before any worker writes: the database, uploads and vectors are created private (0600/0700).
+make_private(_settings)
 
 
 @contextlib.asynccontextmanager
