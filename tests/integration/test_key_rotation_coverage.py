@@ -26,6 +26,7 @@ from tests.integration.api_v1_support import V1, api, client, jwt_for  # noqa: F
 from youworker.db import sync_url
 from youworker.models import (
     Conversation,
+    McpServer,
     Message,
     MessageStatus,
     OutboxMail,
@@ -81,10 +82,15 @@ async def _outbox(db: AsyncSession, owner: User) -> OutboxMail:
     return OutboxMail(recipient="someone@example.com", subject="Hello", kind="invitation")
 
 
+async def _mcp_server(db: AsyncSession, owner: User) -> McpServer:
+    return McpServer(name="rotating", transport="stdio", command="server-bin")
+
+
 SEEDERS: dict[str, Seeder] = {
     "messages": _message,
     "tool_calls": _tool_call,
     "outbox_mail": _outbox,
+    "mcp_servers": _mcp_server,
 }
 
 

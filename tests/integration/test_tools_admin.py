@@ -58,9 +58,11 @@ async def test_create_stdio_and_http_servers(db: AsyncSession, admin: User) -> N
     http = await tools_admin.create_server(
         db, admin, name="web-search", transport="http", url=" https://mcp.example.com/mcp "
     )
-    assert stdio.args == ["-y", "server"] and stdio.env == {"API_TOKEN": "s3cret"}
+    assert stdio.args == ["-y", "server"]
+    assert tools_admin.server_env(stdio) == {"API_TOKEN": "s3cret"}
     assert not stdio.enabled and stdio.url is None
-    assert http.url == "https://mcp.example.com/mcp" and http.command is None and http.env == {}
+    assert http.url == "https://mcp.example.com/mcp" and http.command is None
+    assert http.env_enc is None
     listed = await tools_admin.list_servers(db, admin)
     assert [server.name for server in listed] == ["files", "web-search"]
 
@@ -130,7 +132,7 @@ async def test_update_keeps_what_is_not_given(db: AsyncSession, admin: User) -> 
     server = await tools_admin.create_server(db, admin, **STDIO, env={"TOKEN": "keep-me"})
     created_at, first_update = server.created_at, server.updated_at
     updated = await tools_admin.update_server(db, admin, server.id, args=["--verbose"])
-    assert updated.env == {"TOKEN": "keep-me"} and updated.command == "npx"
+    assert tools_admin.server_env(updated) == {"TOKEN": "keep-me"} and updated.command == "npx"
     assert updated.args == ["--verbose"]
     assert updated.created_at == created_at and updated.updated_at >= first_update
 
@@ -138,7 +140,7 @@ async def test_update_keeps_what_is_not_given(db: AsyncSession, admin: User) -> 
     switched = await tools_admin.update_server(
         db, admin, server.id, transport="http", url="http://localhost:8000/mcp"
     )
-    assert switched.command is None and switched.args == [] and switched.env == {}
+    assert switched.command is None and switched.args == [] and switched.env_enc is None
 
     disabled = await tools_admin.update_server(db, admin, server.id, enabled=False)
     assert disabled.enabled is False

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 from youworker.models.base import created_field, id_field, timestamp_field
@@ -33,8 +33,9 @@ class McpServer(SQLModel, table=True):
     transport: str = Field(default=McpTransport.STDIO, max_length=8)
     command: str | None = Field(default=None, max_length=COMMAND_MAX)
     args: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    # May hold credentials for the server: never logged, never written to audit details.
-    env: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The environment as a Fernet token of its JSON (often tokens for the server): never logged,
+    # never in audit details; services/tools_admin.py seals and opens it.
+    env_enc: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     url: str | None = Field(default=None, max_length=URL_MAX)
     enabled: bool = Field(default=True)
     created_at: datetime = created_field()

@@ -26,6 +26,12 @@ def _server_row(row: ServerRow) -> rx.Component:
             rx.vstack(
                 rx.badge(row.transport, variant="outline"),
                 rx.code(row.target, size="1"),
+                rx.cond(
+                    row.env != "",
+                    rx.text(
+                        "env: ", row.env, size="1", color_scheme="gray", data_testid="server-env"
+                    ),
+                ),
                 spacing="1",
             )
         ),

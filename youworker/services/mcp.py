@@ -36,6 +36,7 @@ from youworker.models.base import utcnow
 from youworker.models.tool import STATUS_ERROR_MAX, TOOL_NAME_MAX
 from youworker.services.llm.base import ToolSpec
 from youworker.services.tools.base import Tool, ToolContext, ToolError, ToolHandler
+from youworker.services.tools_admin import server_env
 
 # The MCP SDK (~13 MB resident) is imported where a server is connected or answers, so a
 # backend without MCP servers never loads it.
@@ -85,7 +86,7 @@ class ServerConfig:
             transport=server.transport,
             command=server.command,
             args=tuple(server.args or ()),
-            env=dict(server.env or {}),
+            env=server_env(server),
             url=server.url,
             id=server.id,
         )

@@ -1,22 +1,30 @@
-"""Site-admin management of MCP servers and of which tools are enabled."""
+"""Site-admin management of MCP servers and of which tools are enabled.
+
+A server's environment (often tokens) is stored encrypted (`McpServer.env_enc`, sealed and
+opened here), and pages show only its variable names.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.fernet import InvalidToken
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from youworker.logging import get_logger
 from youworker.models import McpServer, McpTransport, ToolSetting, User
 from youworker.models.base import utcnow
 from youworker.models.tool import COMMAND_MAX, SERVER_NAME_MAX, TOOL_NAME_MAX, URL_MAX
 from youworker.services import audit
 from youworker.services.authz import require_site_admin
+from youworker.services.encryption import get_cipher
 from youworker.services.errors import NotFound, ValidationFailed
 
 SERVER_NAME = re.compile(rf"^[a-z0-9_-]{{1,{SERVER_NAME_MAX}}}$")
@@ -26,6 +34,31 @@ ARGS_MAX = 100
 ARG_MAX = 1000
 ENV_MAX = 100
 ENV_VALUE_MAX = 4000
+MASK = "••••••"
+
+log = get_logger(__name__)
+
+
+def sealed_env(env: Mapping[str, str]) -> str | None:
+    """The environment as stored: a Fernet token of its JSON, None when empty."""
+    return get_cipher().encrypt(json.dumps(dict(env), sort_keys=True)) if env else None
+
+
+def server_env(server: McpServer) -> dict[str, str]:
+    """The server's environment, decrypted; empty (and logged) when its key is gone."""
+    if not server.env_enc:
+        return {}
+    try:
+        stored = json.loads(get_cipher().decrypt(server.env_enc))
+    except (InvalidToken, ValueError):
+        log.warning("mcp.env_unreadable", server=server.name)
+        return {}
+    return {str(key): str(value) for key, value in dict(stored).items()}
+
+
+def masked_env(server: McpServer) -> str:
+    """What pages show of the environment: the names, never the values."""
+    return ", ".join(f"{name}={MASK}" for name in sorted(server_env(server)))
 
 
 def _has_control(text: str) -> bool:
@@ -172,7 +205,7 @@ def _audit_details(server: McpServer) -> dict[str, Any]:
         "enabled": server.enabled,
         "command": server.command,
         "arg_count": len(server.args),
-        "env_keys": sorted(server.env),
+        "env_keys": sorted(server_env(server)),
         "url": _safe_url(server.url),
     }
 
@@ -222,7 +255,8 @@ async def create_server(
         env=env if env is not None else {},
         url=url,
     )
-    server = McpServer(**values, enabled=bool(enabled))
+    env_values = values.pop("env")
+    server = McpServer(**values, env_enc=sealed_env(env_values), enabled=bool(enabled))
     session.add(server)
     audit.record(
         session,
@@ -258,7 +292,7 @@ async def update_server(
         "transport": server.transport if transport is None else transport,
         "command": server.command if command is None else command,
         "args": list(server.args) if args is None else args,
-        "env": dict(server.env) if env is None else env,
+        "env": server_env(server) if env is None else env,
         "url": server.url if url is None else url,
     }
     if isinstance(merged["args"], tuple):
@@ -266,11 +300,16 @@ async def update_server(
     values = await _validated(session, **merged, exclude=server.id)
     if enabled is not None:
         values["enabled"] = bool(enabled)
-    changed = sorted(key for key, value in values.items() if getattr(server, key) != value)
+    current = {key: getattr(server, key) for key in values if key != "env"}
+    current["env"] = server_env(server)
+    changed = sorted(key for key, value in values.items() if current[key] != value)
     if not changed:
         return server
     for key in changed:
-        setattr(server, key, values[key])
+        if key == "env":
+            server.env_enc = sealed_env(values["env"])
+        else:
+            setattr(server, key, values[key])
     server.updated_at = utcnow()
     audit.record(
         session,

@@ -22,6 +22,7 @@ class ServerRow:
     name: str = ""
     transport: str = ""
     target: str = ""
+    env: str = ""  # variable names only, values masked
     enabled: bool = True
     status: str = ""
     error: str = ""
@@ -82,6 +83,7 @@ class AdminToolsState(SessionState):
                     name=server.name,
                     transport=server.transport,
                     target=target[:200],
+                    env=tools_admin.masked_env(server),
                     enabled=server.enabled,
                     status=(status.status if status else server.last_status or "unknown")
                     if server.enabled
