@@ -33,6 +33,7 @@ from youworker import db as db_module  # noqa: E402
 from youworker import migrations  # noqa: E402
 from youworker.models import User  # noqa: E402
 from youworker.services import accounts  # noqa: E402
+from youworker.settings import get_settings  # noqa: E402
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -110,11 +111,24 @@ async def db(engine: object) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+ADMIN_PASSWORD = "admin-password-1"
+
+
 @pytest.fixture
 async def admin(db: AsyncSession) -> User:
     return await accounts.register(
-        db, email="admin@example.com", password="admin-password-1", display_name="Ada Admin"
+        db, email="admin@example.com", password=ADMIN_PASSWORD, display_name="Ada Admin"
     )
+
+
+@pytest.fixture
+def allow_stdio_mcp() -> Iterator[None]:
+    """SECURITY__ALLOW_STDIO_MCP_SERVERS=true, as an operator sets it (settings are cached)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SECURITY__ALLOW_STDIO_MCP_SERVERS", "true")
+        get_settings.cache_clear()
+        yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture

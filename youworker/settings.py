@@ -87,6 +87,8 @@ class SecuritySettings(BaseModel):
     ip_allowlist_scope: Literal["all", "admin"] = "all"
     trusted_proxies: str = ""  # peers whose X-Forwarded-For names the client
     max_request_mb: float = Field(default=2.0, gt=0, le=1024)
+    # Admins may register stdio MCP servers (a command run on this machine) from the UI.
+    allow_stdio_mcp_servers: bool = False
 
     @field_validator("cors_allowed_origins")
     @classmethod

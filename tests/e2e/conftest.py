@@ -102,6 +102,8 @@ def app_url(
             "LLM__PROVIDER": "ollama",
             "LLM__OLLAMA_BASE_URL": ollama_server.url,
             "LLM__CHAT_MODEL": "test-plain",
+            # The tools page registers stdio MCP servers (off by default; with the password).
+            "SECURITY__ALLOW_STDIO_MCP_SERVERS": "true",
         }
     )
     pytestconfig.stash[SERVER_LOG_KEY] = data_dir / "server.log"

@@ -14,6 +14,7 @@ from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from tests.conftest import ADMIN_PASSWORD
 from tests.integration.test_documents import files, store
 from youworker.models import AuditEvent, IngestionJob, JobStatus, User
 from youworker.services import (
@@ -274,6 +275,7 @@ async def test_tool_enabled_and_disabled(db: AsyncSession, admin: User) -> None:
     await the_event(db, "tool.enable")
 
 
+@pytest.mark.usefixtures("allow_stdio_mcp")
 async def test_mcp_server_created_changed_and_removed(db: AsyncSession, admin: User) -> None:
     server = await tools_admin.create_server(
         db,
@@ -283,6 +285,7 @@ async def test_mcp_server_created_changed_and_removed(db: AsyncSession, admin: U
         command="mcp-files",
         args=["--token", "ARG-SECRET-123"],
         env={"API_TOKEN": "ENV-SECRET-456"},
+        confirm_password=ADMIN_PASSWORD,
         context=HERE,
     )
     resource = ("mcp_server", str(server.id))
@@ -299,7 +302,12 @@ async def test_mcp_server_created_changed_and_removed(db: AsyncSession, admin: U
         await the_event(db, "mcp.server_create"), actor=admin, resource=resource, details=shape
     )
     await tools_admin.update_server(
-        db, admin, server.id, env={"API_TOKEN": "ENV-SECRET-789"}, context=HERE
+        db,
+        admin,
+        server.id,
+        env={"API_TOKEN": "ENV-SECRET-789"},
+        confirm_password=ADMIN_PASSWORD,
+        context=HERE,
     )
     assert_event(
         await the_event(db, "mcp.server_update"),

@@ -15,6 +15,7 @@ import pytest
 from mcp import types
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.conftest import ADMIN_PASSWORD
 from youworker import db as db_module
 from youworker.models import McpServer, User
 from youworker.services import tools_admin
@@ -309,17 +310,35 @@ async def test_unconfigured_server_is_a_tool_error(manager: McpManager) -> None:
 # --- configured in the database ---------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("allow_stdio_mcp")
 async def test_refresh_loads_the_database_and_stores_statuses(
     db: AsyncSession, admin: User
 ) -> None:
     good = await tools_admin.create_server(
-        db, admin, name="test", transport="stdio", command=sys.executable, args=[SERVER_SCRIPT]
+        db,
+        admin,
+        name="test",
+        transport="stdio",
+        command=sys.executable,
+        args=[SERVER_SCRIPT],
+        confirm_password=ADMIN_PASSWORD,
     )
     broken = await tools_admin.create_server(
-        db, admin, name="broken", transport="stdio", command="/nonexistent/mcp-server"
+        db,
+        admin,
+        name="broken",
+        transport="stdio",
+        command="/nonexistent/mcp-server",
+        confirm_password=ADMIN_PASSWORD,
     )
     off = await tools_admin.create_server(
-        db, admin, name="off", transport="stdio", command=sys.executable, enabled=False
+        db,
+        admin,
+        name="off",
+        transport="stdio",
+        command=sys.executable,
+        enabled=False,
+        confirm_password=ADMIN_PASSWORD,
     )
     mcp = McpManager(session_factory=db_module.session_scope, retry_after_s=3600)
     try:
@@ -354,9 +373,16 @@ async def test_refresh_loads_the_database_and_stores_statuses(
         await mcp.aclose()
 
 
+@pytest.mark.usefixtures("allow_stdio_mcp")
 async def test_start_connects_in_the_background(db: AsyncSession, admin: User) -> None:
     await tools_admin.create_server(
-        db, admin, name="test", transport="stdio", command=sys.executable, args=[SERVER_SCRIPT]
+        db,
+        admin,
+        name="test",
+        transport="stdio",
+        command=sys.executable,
+        args=[SERVER_SCRIPT],
+        confirm_password=ADMIN_PASSWORD,
     )
     mcp = McpManager(session_factory=db_module.session_scope)
     try:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alembic import command
+from tests.conftest import ADMIN_PASSWORD
 from tests.integration.test_mcp import CTX, SERVER_SCRIPT, registry_for
 from youworker import db as db_module
 from youworker import migrations
 from youworker.db import sync_url
 from youworker.models import User
-from youworker.services import tools_admin
+from youworker.services import mcp_env, tools_admin
 from youworker.services.encryption import get_cipher
 from youworker.services.mcp import McpManager
 
@@ -30,6 +32,7 @@ def raw_rows(database_url: str) -> list[dict[str, object]]:
         engine.dispose()
 
 
+@pytest.mark.usefixtures("allow_stdio_mcp")
 async def test_the_environment_is_stored_encrypted_and_still_reaches_the_server(
     db: AsyncSession, admin: User, database_url: str
 ) -> None:
@@ -41,6 +44,7 @@ async def test_the_environment_is_stored_encrypted_and_still_reaches_the_server(
         command=sys.executable,
         args=[SERVER_SCRIPT],
         env={"API_TOKEN": TOKEN},
+        confirm_password=ADMIN_PASSWORD,
     )
     (row,) = raw_rows(database_url)
     assert TOKEN not in repr(row) and "API_TOKEN" not in repr(row)
@@ -48,8 +52,8 @@ async def test_the_environment_is_stored_encrypted_and_still_reaches_the_server(
     assert json.loads(get_cipher().decrypt(str(row["env_enc"]))) == {"API_TOKEN": TOKEN}
 
     # The page shows the names only.
-    assert tools_admin.masked_env(server) == "API_TOKEN=••••••"
-    assert TOKEN not in tools_admin.masked_env(server)
+    assert mcp_env.masked_env(server) == "API_TOKEN=••••••"
+    assert TOKEN not in mcp_env.masked_env(server)
 
     # The server process still gets the value.
     mcp = McpManager(session_factory=db_module.session_scope, retry_after_s=3600)

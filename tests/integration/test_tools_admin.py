@@ -9,12 +9,22 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.conftest import ADMIN_PASSWORD
 from youworker.models import AuditEvent, McpServer, ToolSetting, User
-from youworker.services import tools_admin
+from youworker.services import mcp_env, tools_admin
 from youworker.services.errors import AuthenticationFailed, Forbidden, NotFound, ValidationFailed
 from youworker.services.tools.registry import ToolRegistry
 
-STDIO = {"name": "files", "transport": "stdio", "command": "npx", "args": ["-y", "server"]}
+# Stdio servers need the operator's switch and the admin's password (test_stdio_mcp_guard.py).
+pytestmark = pytest.mark.usefixtures("allow_stdio_mcp")
+OK = ADMIN_PASSWORD
+STDIO = {
+    "name": "files",
+    "transport": "stdio",
+    "command": "npx",
+    "args": ["-y", "server"],
+    "confirm_password": OK,
+}
 
 
 async def audit_actions(db: AsyncSession) -> list[str]:
@@ -59,7 +69,7 @@ async def test_create_stdio_and_http_servers(db: AsyncSession, admin: User) -> N
         db, admin, name="web-search", transport="http", url=" https://mcp.example.com/mcp "
     )
     assert stdio.args == ["-y", "server"]
-    assert tools_admin.server_env(stdio) == {"API_TOKEN": "s3cret"}
+    assert mcp_env.server_env(stdio) == {"API_TOKEN": "s3cret"}
     assert not stdio.enabled and stdio.url is None
     assert http.url == "https://mcp.example.com/mcp" and http.command is None
     assert http.env_enc is None
@@ -123,7 +133,9 @@ async def test_names_are_unique(db: AsyncSession, admin: User) -> None:
     with pytest.raises(ValidationFailed) as caught:
         await tools_admin.create_server(db, admin, **STDIO)
     assert caught.value.fields == {"name": "A server named 'files' already exists."}
-    other = await tools_admin.create_server(db, admin, name="other", transport="stdio", command="x")
+    other = await tools_admin.create_server(
+        db, admin, name="other", transport="stdio", command="x", confirm_password=OK
+    )
     with pytest.raises(ValidationFailed):
         await tools_admin.update_server(db, admin, other.id, name="files")
 
@@ -131,8 +143,10 @@ async def test_names_are_unique(db: AsyncSession, admin: User) -> None:
 async def test_update_keeps_what_is_not_given(db: AsyncSession, admin: User) -> None:
     server = await tools_admin.create_server(db, admin, **STDIO, env={"TOKEN": "keep-me"})
     created_at, first_update = server.created_at, server.updated_at
-    updated = await tools_admin.update_server(db, admin, server.id, args=["--verbose"])
-    assert tools_admin.server_env(updated) == {"TOKEN": "keep-me"} and updated.command == "npx"
+    updated = await tools_admin.update_server(
+        db, admin, server.id, args=["--verbose"], confirm_password=OK
+    )
+    assert mcp_env.server_env(updated) == {"TOKEN": "keep-me"} and updated.command == "npx"
     assert updated.args == ["--verbose"]
     assert updated.created_at == created_at and updated.updated_at >= first_update
 
@@ -180,8 +194,11 @@ async def test_audit_trail_without_secrets(db: AsyncSession, admin: User) -> Non
         command="server-bin",
         args=["--token", "arg-secret"],
         env={"API_TOKEN": "env-secret"},
+        confirm_password=OK,
     )
-    await tools_admin.update_server(db, admin, server.id, args=["--token", "arg-secret-2"])
+    await tools_admin.update_server(
+        db, admin, server.id, args=["--token", "arg-secret-2"], confirm_password=OK
+    )
     await tools_admin.update_server(db, admin, server.id)  # nothing changed: no event
     await tools_admin.delete_server(db, admin, server.id)
     web = await tools_admin.create_server(

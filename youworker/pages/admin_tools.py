@@ -124,6 +124,29 @@ def _add_form() -> rx.Component:
                         width="100%",
                     ),
                     _error("env"),
+                    rx.cond(
+                        AdminToolsState.stdio_allowed,
+                        rx.input(
+                            name="confirm_password",
+                            type="password",
+                            placeholder="your password, to confirm a command run on the server",
+                            auto_complete="current-password",
+                            max_length=256,
+                            width="100%",
+                            data_testid="stdio-password",
+                        ),
+                        rx.callout(
+                            "Stdio servers run a command on this server and are switched off. "
+                            "An operator can allow them with "
+                            "SECURITY__ALLOW_STDIO_MCP_SERVERS=true; HTTP servers work without it.",
+                            icon="shield-alert",
+                            color_scheme="amber",
+                            size="1",
+                            data_testid="stdio-off",
+                        ),
+                    ),
+                    _error("password"),
+                    _error("transport"),
                     width="100%",
                     spacing="1",
                 ),

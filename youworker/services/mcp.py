@@ -35,8 +35,8 @@ from youworker.models import McpServer, McpTransport
 from youworker.models.base import utcnow
 from youworker.models.tool import STATUS_ERROR_MAX, TOOL_NAME_MAX
 from youworker.services.llm.base import ToolSpec
+from youworker.services.mcp_env import server_env
 from youworker.services.tools.base import Tool, ToolContext, ToolError, ToolHandler
-from youworker.services.tools_admin import server_env
 
 # The MCP SDK (~13 MB resident) is imported where a server is connected or answers, so a
 # backend without MCP servers never loads it.

@@ -1,19 +1,21 @@
 """Site-admin management of MCP servers and of which tools are enabled.
 
 A server's environment (often tokens) is stored encrypted (`McpServer.env_enc`, sealed and
-opened here), and pages show only its variable names.
+opened by services/mcp_env.py), and pages show only its variable names.
+
+A stdio server is a command this machine runs: registering one, or changing what it runs, needs
+SECURITY__ALLOW_STDIO_MCP_SERVERS (off by default) and the admin's own password, checked here so
+that every path (page, websocket event, any future API) asks for both. HTTP servers need neither.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryptography.fernet import InvalidToken
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -24,8 +26,10 @@ from youworker.models.base import utcnow
 from youworker.models.tool import COMMAND_MAX, SERVER_NAME_MAX, TOOL_NAME_MAX, URL_MAX
 from youworker.services import audit
 from youworker.services.authz import require_site_admin
-from youworker.services.encryption import get_cipher
-from youworker.services.errors import NotFound, ValidationFailed
+from youworker.services.crypto import verify_password
+from youworker.services.errors import Forbidden, NotFound, ValidationFailed
+from youworker.services.mcp_env import sealed_env, server_env
+from youworker.settings import get_settings
 
 SERVER_NAME = re.compile(rf"^[a-z0-9_-]{{1,{SERVER_NAME_MAX}}}$")
 TOOL_NAME = re.compile(rf"^[a-zA-Z0-9_-]{{1,{TOOL_NAME_MAX}}}$")
@@ -34,31 +38,16 @@ ARGS_MAX = 100
 ARG_MAX = 1000
 ENV_MAX = 100
 ENV_VALUE_MAX = 4000
-MASK = "••••••"
+STDIO_SWITCHED_OFF = (
+    "Stdio MCP servers run a command on this server, and registering them is switched off. "
+    "An operator can allow it with SECURITY__ALLOW_STDIO_MCP_SERVERS=true; HTTP servers work "
+    "without it."
+)
+PASSWORD_MAX = 1024
+# What a stdio server runs: changing any of these asks for the setting and the password again.
+STDIO_RUNS = ("transport", "command", "args", "env")
 
 log = get_logger(__name__)
-
-
-def sealed_env(env: Mapping[str, str]) -> str | None:
-    """The environment as stored: a Fernet token of its JSON, None when empty."""
-    return get_cipher().encrypt(json.dumps(dict(env), sort_keys=True)) if env else None
-
-
-def server_env(server: McpServer) -> dict[str, str]:
-    """The server's environment, decrypted; empty (and logged) when its key is gone."""
-    if not server.env_enc:
-        return {}
-    try:
-        stored = json.loads(get_cipher().decrypt(server.env_enc))
-    except (InvalidToken, ValueError):
-        log.warning("mcp.env_unreadable", server=server.name)
-        return {}
-    return {str(key): str(value) for key, value in dict(stored).items()}
-
-
-def masked_env(server: McpServer) -> str:
-    """What pages show of the environment: the names, never the values."""
-    return ", ".join(f"{name}={MASK}" for name in sorted(server_env(server)))
 
 
 def _has_control(text: str) -> bool:
@@ -197,6 +186,22 @@ async def _validated(
     }
 
 
+def stdio_allowed() -> bool:
+    return get_settings().security.allow_stdio_mcp_servers
+
+
+def _confirm_stdio(actor: User, confirm_password: str | None) -> None:
+    """Stdio needs the operator's switch and the acting admin's password."""
+    if not stdio_allowed():
+        raise Forbidden(STDIO_SWITCHED_OFF)
+    if not confirm_password:
+        raise ValidationFailed({"password": "Enter your password to add a stdio server."})
+    ok, _ = verify_password(confirm_password[:PASSWORD_MAX], actor.password_hash)
+    if not ok:
+        log.info("mcp.stdio_password_refused", user=str(actor.id))
+        raise ValidationFailed({"password": "Your password is incorrect."})
+
+
 def _audit_details(server: McpServer) -> dict[str, Any]:
     # Arguments and environment values may carry credentials: only their shape is recorded.
     return {
@@ -243,8 +248,10 @@ async def create_server(
     env: Mapping[str, str] | None = None,
     url: str | None = None,
     enabled: bool = True,
+    confirm_password: str | None = None,
     context: audit.RequestContext | None = None,
 ) -> McpServer:
+    """Register a server; a stdio one needs the setting and `confirm_password` (the actor's)."""
     require_site_admin(actor)
     values = await _validated(
         session,
@@ -255,6 +262,8 @@ async def create_server(
         env=env if env is not None else {},
         url=url,
     )
+    if values["transport"] == McpTransport.STDIO:
+        _confirm_stdio(actor, confirm_password)
     env_values = values.pop("env")
     server = McpServer(**values, env_enc=sealed_env(env_values), enabled=bool(enabled))
     session.add(server)
@@ -283,9 +292,13 @@ async def update_server(
     env: Mapping[str, str] | None = None,
     url: str | None = None,
     enabled: bool | None = None,
+    confirm_password: str | None = None,
     context: audit.RequestContext | None = None,
 ) -> McpServer:
-    """Change the given fields; None keeps a field (so a form need not echo secret env values)."""
+    """Change the given fields; None keeps a field (so a form need not echo secret env values).
+
+    Changing what a stdio server runs needs what registering one needs; a name or the on/off
+    switch does not."""
     server = await get_server(session, actor, server_id)
     merged = {
         "name": server.name if name is None else name,
@@ -305,6 +318,8 @@ async def update_server(
     changed = sorted(key for key, value in values.items() if current[key] != value)
     if not changed:
         return server
+    if values["transport"] == McpTransport.STDIO and set(changed) & set(STDIO_RUNS):
+        _confirm_stdio(actor, confirm_password)
     for key in changed:
         if key == "env":
             server.env_enc = sealed_env(values["env"])

@@ -10,8 +10,8 @@ from reflex.event import EventSpec
 
 from youworker.db import session_scope
 from youworker.models import User
-from youworker.services import tools_admin
-from youworker.services.errors import ServiceError, ValidationFailed
+from youworker.services import mcp_env, tools_admin
+from youworker.services.errors import Forbidden, ServiceError, ValidationFailed
 from youworker.services.runtime import get_config_sync, get_mcp_manager, get_tool_registry
 from youworker.state.session import SessionState
 
@@ -56,6 +56,8 @@ class AdminToolsState(SessionState):
     tools: list[ToolRow] = []
     form_errors: dict[str, str] = {}
     transport: str = "stdio"
+    # SECURITY__ALLOW_STDIO_MCP_SERVERS: off, the form offers HTTP servers only.
+    stdio_allowed: bool = False
     deleting_id: str = ""
     deleting_name: str = ""
 
@@ -83,7 +85,7 @@ class AdminToolsState(SessionState):
                     name=server.name,
                     transport=server.transport,
                     target=target[:200],
-                    env=tools_admin.masked_env(server),
+                    env=mcp_env.masked_env(server),
                     enabled=server.enabled,
                     status=(status.status if status else server.last_status or "unknown")
                     if server.enabled
@@ -111,6 +113,9 @@ class AdminToolsState(SessionState):
             self.servers, self.tools = [], []
             return redirect
         self.form_errors = {}
+        self.stdio_allowed = tools_admin.stdio_allowed()
+        if not self.stdio_allowed:
+            self.transport = "http"
         await self._reload(actor)
         return None
 
@@ -140,10 +145,14 @@ class AdminToolsState(SessionState):
                     args=args,
                     env=env,
                     url=str(form.get("url", "")).strip() or None,
+                    confirm_password=str(form.get("confirm_password", "")) or None,
                     context=self._context(),
                 )
         except ValidationFailed as exc:
             self.form_errors = exc.fields
+            return None
+        except Forbidden as exc:
+            self.form_errors = {"transport": exc.message}
             return None
         except ServiceError as exc:
             self.form_errors = {"name": exc.message}
