@@ -67,7 +67,7 @@ def _password() -> rx.Component:
                 rx.button("Change password", type="submit"),
                 rx.text(
                     "Changing your password signs out every other session and revokes "
-                    "your API keys (programs using them need a new key).",
+                    "every personal key below (programs using one need a new key).",
                     size="1",
                     color_scheme="gray",
                 ),
