@@ -96,9 +96,9 @@ SEED_SQL = [
     "CREATE INDEX ON bench_texts (role, n)",
     # Some users are much busier than others (owner index skewed towards 0).
     """
-    INSERT INTO conversations (id, owner_id, title, model, disabled_tools, use_documents,
+    INSERT INTO conversations (id, owner_id, model, disabled_tools, use_documents,
                                created_at, updated_at)
-    SELECT gen_random_uuid(), u.id, 'Conversation ' || s.g, 'llama3.2', '[]', false,
+    SELECT gen_random_uuid(), u.id, 'llama3.2', '[]', false,
            s.t, s.t + %(per_conversation)s * interval '1 minute'
     FROM (SELECT g, floor(%(users)s * power(random(), 2))::int AS owner_n,
                  %(start)s + random() * (%(days)s * interval '1 day' - interval '1 hour') AS t

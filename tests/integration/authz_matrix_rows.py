@@ -57,6 +57,7 @@ from youworker.models import (
     UserSession,
 )
 from youworker.services import registration
+from youworker.services.chat_titles import title_of
 from youworker.services.crypto import token_digest
 from youworker.services.documents.embedders import collection_key, sparse_vector
 from youworker.services.documents.vectorstore import ChunkPoint
@@ -846,7 +847,7 @@ STATE_ROWS: dict[str, Listed | Case] = {
     "ChatState.confirm_rename": Case(
         CHAT,
         OWNER_ONLY,
-        conversation_has(lambda c: c is not None and c.title == "Renamed chat"),
+        conversation_has(lambda c: c is not None and title_of(c) == "Renamed chat"),
         ({"title": "Renamed chat"},),
         before=((ChatState, "ask_rename", ("{conversation}", "Plans")),),
     ),
@@ -1031,9 +1032,8 @@ async def audit_csv(reply: Reply) -> bool:
 
 
 async def rest_conversation_created(reply: Reply) -> bool:
-    owners = await _scalars(
-        select(Conversation.owner_id).where(Conversation.title == "Matrix chat")
-    )
+    conversations = await _scalars(select(Conversation))
+    owners = [c.owner_id for c in conversations if title_of(c) == "Matrix chat"]
     return bool(owners) and owners == [reply.acting_id]
 
 
@@ -1044,7 +1044,7 @@ async def rest_conversation(reply: Reply) -> Conversation | None:
 
 async def rest_renamed(reply: Reply) -> bool:
     conversation = await rest_conversation(reply)
-    return conversation is not None and conversation.title == "Renamed chat"
+    return conversation is not None and title_of(conversation) == "Renamed chat"
 
 
 async def rest_conversation_deleted(reply: Reply) -> bool:

@@ -226,7 +226,7 @@ async def test_start_with_the_callers_copy_checks_the_owner(
     await finished(runs, conversation.id)
     async with session_scope() as fresh:
         stored = await fresh.get(Conversation, conversation.id)
-    assert stored is not None and stored.title == QUESTION  # titled by its first message
+    assert stored is not None and chat.title_of(stored) == QUESTION  # titled by its first message
     assert await saved_messages(conversation.id) == 2
 
 

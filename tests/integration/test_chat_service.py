@@ -120,7 +120,7 @@ async def test_search_by_title_is_case_insensitive_and_literal(
 
     async def search(query: str) -> set[str]:
         page = await chat.list_conversations(db, alice, query=query)
-        return {c.title for c in page.items}
+        return {chat.title_of(c) for c in page.items}
 
     assert await search("alpha") == {"Alpha plan", "ALPHA beta"}
     assert await search("  BETA ") == {"ALPHA beta"}
@@ -140,22 +140,24 @@ async def test_title_comes_from_the_first_user_message(db: AsyncSession, alice: 
     short = await chat.create_conversation(db, alice)
     await chat.add_user_message(db, alice, short.id, "  What is   the capital\nof Italy? ")
     await chat.add_user_message(db, alice, short.id, "And of France?")
-    assert (await chat.get_owned(db, alice, short.id)).title == "What is the capital of Italy?"
+    assert (
+        chat.title_of(await chat.get_owned(db, alice, short.id)) == "What is the capital of Italy?"
+    )
 
     long_text = "word " * 40  # 200 characters, well over the 50 a title takes
     long = await chat.create_conversation(db, alice)
     await chat.add_user_message(db, alice, long.id, long_text)
-    title = (await chat.get_owned(db, alice, long.id)).title
+    title = chat.title_of(await chat.get_owned(db, alice, long.id))
     assert title.endswith("…") and len(title) <= TITLE_FROM_MESSAGE
     assert title == "word " * 9 + "word…"  # cut between words
 
     fenced = await chat.create_conversation(db, alice)
     await chat.add_user_message(db, alice, fenced.id, "## Why does **this** fail?\n```py\nx()\n```")
-    assert (await chat.get_owned(db, alice, fenced.id)).title == "Why does this fail? x()"
+    assert chat.title_of(await chat.get_owned(db, alice, fenced.id)) == "Why does this fail? x()"
 
     named = await chat.create_conversation(db, alice, title="Chosen by hand")
     await chat.add_user_message(db, alice, named.id, "This must not rename it")
-    assert (await chat.get_owned(db, alice, named.id)).title == "Chosen by hand"
+    assert chat.title_of(await chat.get_owned(db, alice, named.id)) == "Chosen by hand"
 
 
 async def test_rename_validates_the_title(db: AsyncSession, alice: User) -> None:
@@ -167,15 +169,15 @@ async def test_rename_validates_the_title(db: AsyncSession, alice: User) -> None
     with pytest.raises(ValidationFailed) as too_long:
         await chat.rename(db, alice, conversation.id, "x" * (TITLE_MAX + 1))
     assert set(too_long.value.fields) == {"title"}
-    assert (await chat.get_owned(db, alice, conversation.id)).title == "Before"
+    assert chat.title_of(await chat.get_owned(db, alice, conversation.id)) == "Before"
 
     renamed = await chat.rename(db, alice, conversation.id, "  After   all \n")
-    assert renamed.title == "After all"
+    assert chat.title_of(renamed) == "After all"
     longest = await chat.rename(db, alice, conversation.id, "y" * TITLE_MAX)
-    assert longest.title == "y" * TITLE_MAX
+    assert chat.title_of(longest) == "y" * TITLE_MAX
     async with session_scope() as fresh:
         stored = await fresh.get(Conversation, conversation.id)
-        assert stored is not None and stored.title == "y" * TITLE_MAX
+        assert stored is not None and chat.title_of(stored) == "y" * TITLE_MAX
 
 
 async def test_delete_removes_messages_and_tool_calls(db: AsyncSession, alice: User) -> None:
@@ -296,7 +298,7 @@ async def test_message_length_is_validated_and_nothing_is_saved(
         assert set(rejected.value.fields) == {"message"}
     assert "100" in rejected.value.fields["message"]
     assert await message_count(conversation.id) == 0
-    assert (await chat.get_owned(db, alice, conversation.id)).title == "New chat"
+    assert chat.title_of(await chat.get_owned(db, alice, conversation.id)) == "New chat"
 
     await chat.add_user_message(db, alice, conversation.id, "y" * small_message_limit)
     assert await message_count(conversation.id) == 1
@@ -349,7 +351,7 @@ async def test_another_user_gets_not_found_everywhere(
     async with session_scope() as fresh:
         stored = await fresh.get(Conversation, cid)
         assert stored is not None
-        assert (stored.title, stored.model, stored.disabled_tools) == (
+        assert (chat.title_of(stored), stored.model, stored.disabled_tools) == (
             "Private",
             "test-plain",
             [],

@@ -37,6 +37,7 @@ SECRET_ENV = "SECURITY__CHAT_MESSAGE_ENCRYPTION_SECRET"
 QUESTION = "Zanzibar quartermaster asks: what is 6*7?"
 ANSWER = "The result is 42."
 ENCRYPTED = {
+    "conversations": ("title_enc",),
     "messages": ("content_enc", "thinking_enc"),
     "tool_calls": ("arguments_enc", "result_enc", "error_enc"),
 }
@@ -186,19 +187,22 @@ async def test_rotation_moves_every_token_to_the_new_key(
     await add_notes(db, alice, 7)
     readable = await all_contents(alice)
     rows = row_count(database_url)
-    assert rows == 10  # 9 messages (question, answer, 7 notes) and 1 tool call
+    # 2 conversations titled by their first message, 9 messages (question, answer, 7 notes) and
+    # 1 tool call
+    assert rows == 12
     assert all(MessageCipher([old]).decrypt(t) is not None for t in stored_tokens(database_url))
 
     # Step 1: the new key goes first; the old one stays so everything remains readable.
     configure_keys([new, old])
     assert await all_contents(alice) == readable
-    await add_notes(db, alice, 1)  # written under the new key already: rotation skips it
+    # A conversation and its note, written under the new key already: rotation skips them.
+    await add_notes(db, alice, 1)
     readable = await all_contents(alice)
 
     # Step 2: rotate, in batches smaller than the tables.
     async with session_scope() as session:
         report = await rotate_all(session, get_cipher(), batch_size=2)
-    assert (report.scanned, report.rotated) == (rows + 1, rows)
+    assert (report.scanned, report.rotated) == (rows + 2, rows)
 
     only_new = MessageCipher([new])
     rotated = stored_tokens(database_url)
@@ -210,7 +214,7 @@ async def test_rotation_moves_every_token_to_the_new_key(
     # Restartable: running it again finds nothing left and changes nothing.
     async with session_scope() as session:
         again = await rotate_all(session, get_cipher(), batch_size=2)
-    assert (again.scanned, again.rotated) == (rows + 1, 0)
+    assert (again.scanned, again.rotated) == (rows + 2, 0)
     assert stored_tokens(database_url) == rotated
 
     # Step 3: the old key is dropped and the app still reads everything.
@@ -228,11 +232,12 @@ async def test_rotation_batches_are_exact_at_the_boundary(
 ) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     configure_keys([old])
-    await add_notes(db, alice, 6)  # 6 rows: three full batches of 2, then an empty read
+    # 6 messages: three full batches of 2, then an empty read; and their titled conversation.
+    await add_notes(db, alice, 6)
     configure_keys([new, old])
     async with session_scope() as session:
         report = await rotate_all(session, get_cipher(), batch_size=2)
-    assert (report.scanned, report.rotated) == (6, 6)
+    assert (report.scanned, report.rotated) == (7, 7)
     configure_keys([new])
     assert await all_contents(alice) == sorted(f"note number {i}" for i in range(6))
 
@@ -249,7 +254,7 @@ async def seed_cli_database(url: str, key: str) -> int:
             owner = await accounts.register(
                 session, email="cli@example.com", password="cli-password-1", display_name="Cli"
             )
-            conversation = Conversation(owner_id=owner.id, title="Rotating")
+            conversation = Conversation(owner_id=owner.id)
             session.add(conversation)
             await session.flush()
             messages = [
@@ -317,7 +322,8 @@ async def test_rotate_key_command(tmp_path: Path) -> None:
 
     result = run_cli(["rotate-key", "--batch-size", "2"], tmp_path, **{SECRET_ENV: f"{new},{old}"})
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"re-encrypted {rows} of {rows} rows under the newest key" in result.stdout
+    # The conversation has no title yet: scanned, nothing to rotate.
+    assert f"re-encrypted {rows} of {rows + 1} rows under the newest key" in result.stdout
     assert "older keys can be removed" in result.stdout
 
     after = sqlite_tokens(database)
@@ -328,7 +334,7 @@ async def test_rotate_key_command(tmp_path: Path) -> None:
 
     again = run_cli(["rotate-key"], tmp_path, **{SECRET_ENV: f"{new},{old}"})
     assert again.returncode == 0, again.stdout + again.stderr
-    assert f"re-encrypted 0 of {rows} rows under the newest key" in again.stdout
+    assert f"re-encrypted 0 of {rows + 1} rows under the newest key" in again.stdout
     assert sqlite_tokens(database) == after
 
 

@@ -55,7 +55,7 @@ Seeder = Callable[[AsyncSession, User], Any]
 
 
 async def _conversation(db: AsyncSession, owner: User) -> Conversation:
-    conversation = Conversation(owner_id=owner.id, title="Rotating")
+    conversation = Conversation(owner_id=owner.id)
     db.add(conversation)
     await db.flush()
     return conversation
@@ -86,7 +86,12 @@ async def _mcp_server(db: AsyncSession, owner: User) -> McpServer:
     return McpServer(name="rotating", transport="stdio", command="server-bin")
 
 
+async def _new_conversation(db: AsyncSession, owner: User) -> Conversation:
+    return Conversation(owner_id=owner.id)
+
+
 SEEDERS: dict[str, Seeder] = {
+    "conversations": _new_conversation,
     "messages": _message,
     "tool_calls": _tool_call,
     "outbox_mail": _outbox,

@@ -1,7 +1,8 @@
 """Conversations, their messages and the tool calls inside answers.
 
-Message text, thinking, tool arguments, results and errors are Fernet tokens (`*_enc`); role,
-timestamps, model, token counts, latency and status stay plain for analytics.
+Conversation titles, message text, thinking, tool arguments, results and errors are Fernet
+tokens (`*_enc`); role, timestamps, model, token counts, latency and status stay plain for
+analytics.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ class Conversation(SQLModel, table=True):
 
     id: uuid.UUID = id_field()
     owner_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
-    title: str = Field(default="New chat", max_length=TITLE_MAX)
+    # The title, encrypted like messages (it starts as the first words of the first message);
+    # None until there is one ("New chat"). services/chat.py reads (title_of) and searches it.
+    title_enc: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     model: str = Field(default="", max_length=MODEL_NAME_MAX)
     disabled_tools: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # "Use my documents": retrieve passages before the model is asked.

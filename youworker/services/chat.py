@@ -12,14 +12,14 @@ from sqlalchemy import and_, delete, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from youworker.db import contains
 from youworker.models import Conversation, Message, MessageStatus, ToolCall, User
 from youworker.models.base import utcnow
 from youworker.models.chat import TITLE_MAX
-from youworker.services import audit
+from youworker.services import audit, chat_titles
 from youworker.services.authz import require_active
 from youworker.services.chat_display import title_from as title_from
 from youworker.services.chat_events import conversation_events
+from youworker.services.chat_titles import title_of as title_of
 from youworker.services.documents.citations import Citation, CitationBook
 from youworker.services.encryption import MessageCipher, get_cipher
 from youworker.services.errors import NotFound, ValidationFailed
@@ -107,23 +107,17 @@ async def list_conversations(
     after: ConversationCursor | None = None,
     limit: int = 30,
 ) -> ConversationPage:
-    """The actor's conversations, newest first, one page at a time."""
+    """The actor's conversations, newest first, one page at a time (titles searched decrypted)."""
     require_active(actor)
     limit = max(1, min(limit, PAGE_MAX))
     statement = select(Conversation).where(col(Conversation.owner_id) == actor.id)
+    position = (after.updated_at, after.id) if after is not None else None
     needle = query.strip()[:TITLE_MAX]
     if needle:
-        statement = statement.where(contains(col(Conversation.title), needle))
-    if after is not None:
-        statement = statement.where(
-            or_(
-                col(Conversation.updated_at) < after.updated_at,
-                and_(
-                    col(Conversation.updated_at) == after.updated_at,
-                    col(Conversation.id) < after.id,
-                ),
-            )
-        )
+        ids = await chat_titles.matching_ids(session, actor.id, needle, position, limit + 1)
+        statement = statement.where(col(Conversation.id).in_(ids))
+    else:
+        statement = statement.where(*chat_titles.after(position))
     statement = statement.order_by(col(Conversation.updated_at).desc(), col(Conversation.id).desc())
     rows = list(await session.scalars(statement.limit(limit + 1)))
     items = rows[:limit]
@@ -150,7 +144,7 @@ async def create_conversation(
         id=conversation_id or uuid.uuid4(),
         owner_id=actor.id,
         model=model[:200],
-        title=title[:TITLE_MAX],
+        title_enc=chat_titles.sealed_title(title),
         disabled_tools=_tool_names(disabled_tools or []),
         use_documents=use_documents,
     )
@@ -173,7 +167,7 @@ async def rename(
         raise ValidationFailed({"title": "Title is required."})
     if len(cleaned) > TITLE_MAX:
         raise ValidationFailed({"title": f"Title must be at most {TITLE_MAX} characters."})
-    conversation.title = cleaned
+    conversation.title_enc = chat_titles.sealed_title(cleaned)
     await session.commit()
     conversation_events.changed(actor.id, origin)
     return conversation
@@ -286,9 +280,9 @@ async def add_question(
     validate_user_text(text)
     # Only an untitled conversation needs a look at its messages (one query less on every
     # follow-up message).
-    opens = conversation.title == "New chat" and not await _has_messages(session, conversation.id)
+    opens = conversation.title_enc is None and not await _has_messages(session, conversation.id)
     if opens:
-        conversation.title = title_from(text)
+        conversation.title_enc = chat_titles.sealed_title(title_from(text))
     message = Message(
         conversation_id=conversation.id,
         role="user",

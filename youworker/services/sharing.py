@@ -247,7 +247,7 @@ async def list_shared_with_me(
                 break
             merged[conversation.id] = SharedConversation(
                 id=conversation.id,
-                title=conversation.title,
+                title=chat.title_of(conversation),
                 owner_name=owner_name,
                 group_names=[group_name],
                 updated_at=conversation.updated_at,
@@ -317,7 +317,7 @@ async def describe_shared_conversation(
     )
     return SharedConversation(
         id=conversation.id,
-        title=conversation.title,
+        title=chat.title_of(conversation),
         owner_name=owner_name or "",
         group_names=list(group_names),
         updated_at=conversation.updated_at,

@@ -167,7 +167,9 @@ class ChatState(SessionState):
             page = await chat.list_conversations(
                 db, user, query=self.search_query, after=after, limit=limit
             )
-        rows = [ConversationRow(str(c.id), c.title, iso_utc(c.updated_at)) for c in page.items]
+        rows = [
+            ConversationRow(str(c.id), chat.title_of(c), iso_utc(c.updated_at)) for c in page.items
+        ]
         self.conversations = [*self.conversations, *rows] if more else rows
         self.conversations_cursor = _encode_cursor(page.next_cursor)
         self.sidebar_loaded = True
@@ -180,7 +182,7 @@ class ChatState(SessionState):
             self.messages = await message_rows(db, user, saved)
         self.pending_messages = []
         self.has_older = page.has_more
-        self.current_title = conversation.title
+        self.current_title = chat.title_of(conversation)
         self.current_model = conversation.model
 
     def _clear_thread(self) -> None:
@@ -356,7 +358,7 @@ class ChatState(SessionState):
             self._clear_thread()
             self.not_found = True
             return
-        self.current_title = conversation.title
+        self.current_title = chat.title_of(conversation)
 
     # ---- the live answer -------------------------------------------------------------------
 
@@ -662,7 +664,7 @@ class ChatState(SessionState):
         except (ServiceError, ValueError) as exc:
             return rx.toast.error(getattr(exc, "message", "Conversation not found."))
         if self.current_id == conversation_id:
-            self.current_title = conversation.title
+            self.current_title = chat.title_of(conversation)
         await self._load_sidebar(user)
         return None
 

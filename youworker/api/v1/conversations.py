@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from youworker.api.deps import request_context
 from youworker.api.errors import BODY_ERROR_RESPONSES, ERROR_RESPONSES
@@ -41,8 +41,6 @@ class ConversationUpdate(BaseModel):
 
 
 class ConversationPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     id: uuid.UUID
     title: str
     model: str
@@ -86,7 +84,14 @@ def decode_cursor(token: str | None) -> chat.ConversationCursor | None:
 
 
 def _public(conversation: Conversation) -> ConversationPublic:
-    return ConversationPublic.model_validate(conversation)
+    return ConversationPublic(
+        id=conversation.id,
+        title=chat.title_of(conversation),
+        model=conversation.model,
+        use_documents=conversation.use_documents,
+        created_at=conversation.created_at,
+        updated_at=conversation.updated_at,
+    )
 
 
 @router.get("/conversations")
