@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import socketio
@@ -30,7 +31,8 @@ log = logging.getLogger("bench.reflex_client")
 NAMESPACE = "/_event"
 VAR_SUFFIX = "_rx_state_"
 ROOT_STATE = "reflex___state____state"
-HANDOFF_CODE = re.compile(r"code: '([A-Za-z0-9_\-]+)'")
+# The sign-in hand-off: a constant page function called with the one-time code as a JSON string.
+HANDOFF_CODE = re.compile(r"/auth/session.*\(\s*\"([A-Za-z0-9_\-]+)\"\s*\)", re.S)
 
 
 def state_name(state_class: type) -> str:
@@ -59,9 +61,11 @@ class ReflexTab:
         self.cookies = cookies or httpx.Cookies()
         self.token = str(uuid.uuid4())
         self.path = "/"
+        self.search = ""
         self.query: dict[str, str] = {}
         self.state: dict[str, dict[str, Any]] = {}
-        self.scripts: list[str] = []
+        self.scripts: list[str] = []  # the JavaScript the server asked the page to run
+        self.events: list[dict[str, Any]] = []  # every event the server sent (redirects, ...)
         self.updates = 0
         self.on_update: Callable[[Update], None] | None = None
         self._changed = asyncio.Condition()
@@ -71,12 +75,14 @@ class ReflexTab:
         self._closed = False
         self.dropped = False
 
-    async def open(self, path: str, query: dict[str, str] | None = None) -> None:
+    async def open(self, path: str, query: dict[str, str] | None = None, search: str = "") -> None:
         """Connect as a page loaded at `path` (hydrate and its on_load events run at once).
 
-        `query` carries a dynamic route's parameters (`{"cid": ...}` for /chat/[cid])."""
+        `query` carries a dynamic route's parameters (`{"cid": ...}` for /chat/[cid]); `search`
+        is the address's query string as the browser has it (`?next=%2Fchat`)."""
         self.path = path if path.endswith("/") else f"{path}/"
-        self.query = dict(query or {})
+        self.search = search
+        self.query = {**dict(parse_qsl(search.removeprefix("?"))), **(query or {})}
         cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         headers = {"Origin": self.base_url}
         if cookie:
@@ -122,7 +128,9 @@ class ReflexTab:
         if self.dropped and not ready():
             raise TabError(f"{self.path}: the server closed the websocket")
 
-    async def upload(self, state: str, handler: str, name: str, data: bytes) -> httpx.Response:
+    async def upload(
+        self, state: str, handler: str, name: str, data: bytes, *, check: bool = True
+    ) -> httpx.Response:
         """The browser's upload: a multipart POST naming this tab and the handler."""
         headers = {
             "Reflex-Client-Token": self.token,
@@ -132,6 +140,8 @@ class ReflexTab:
         files = {"files": (name, data, "application/octet-stream")}
         async with httpx.AsyncClient(base_url=self.base_url, cookies=self.cookies) as http:
             response = await http.post("/_upload", headers=headers, files=files, timeout=120)
+        if not check and response.status_code != 200:
+            return response
         response.raise_for_status()
         # The handler's updates come back in the response, one JSON object per line.
         for line in response.text.splitlines():
@@ -145,7 +155,7 @@ class ReflexTab:
             await self._client.disconnect()
 
     def _route(self) -> dict[str, Any]:
-        route: dict[str, Any] = {"pathname": self.path, "asPath": self.path}
+        route: dict[str, Any] = {"pathname": self.path, "asPath": self.path + self.search}
         if self.query:
             route["query"] = self.query
         return route
@@ -158,8 +168,11 @@ class ReflexTab:
                 own[key.removesuffix(VAR_SUFFIX)] = value
         for event in update.events:
             name = str(event.get("name", ""))
+            self.events.append(event)
             if name == "_call_script":
                 self.scripts.append(str(event.get("payload", {}).get("javascript_code", "")))
+            elif name == "_call_function":
+                self.scripts.append(str(event.get("payload", {}).get("function", "")))
             elif not name.startswith("_"):
                 # A handler chained another (e.g. an upload starts the page's watcher): the
                 # browser sends it back over the websocket, and so does this tab.
@@ -194,13 +207,27 @@ async def register(
             "confirm_password": password,
         }
         await tab.submit(register_state, "submit", form)
-        await tab.wait_for(lambda: any(HANDOFF_CODE.search(s) for s in tab.scripts), 60)
+        return await complete_hand_off(tab)
     finally:
         await tab.close()
+
+
+async def sign_in(
+    tab: ReflexTab, login_state: str, email: str, password: str, search: str = ""
+) -> httpx.Cookies:
+    """Sign in through the sign-in form on `tab` (opened at /login + `search`); the cookie."""
+    await tab.open("/login", search=search)
+    await tab.submit(login_state, "submit", {"email": email, "password": password})
+    return await complete_hand_off(tab)
+
+
+async def complete_hand_off(tab: ReflexTab) -> httpx.Cookies:
+    """What the page's hand-off script does: swap the one-time code for the session cookie."""
+    await tab.wait_for(lambda: any(HANDOFF_CODE.search(s) for s in tab.scripts), 60)
     code = next(m.group(1) for s in tab.scripts if (m := HANDOFF_CODE.search(s)))
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(base_url=tab.base_url) as http:
         response = await http.post(
-            "/auth/session", json={"code": code}, headers={"Origin": base_url}, timeout=30
+            "/auth/session", json={"code": code}, headers={"Origin": tab.base_url}, timeout=30
         )
         if response.status_code != 200:
             raise TabError(f"sign-in hand-off refused: {response.status_code} {response.text}")

@@ -13,20 +13,9 @@ from youworker.services.errors import (
     RateLimited,
     ValidationFailed,
 )
+from youworker.services.redirects import safe_next
 from youworker.services.registration import RegistrationMode, get_mode
-from youworker.state.session import SessionState, safe_next
-
-
-def hand_off(code: str, next_path: str) -> EventSpec:
-    """Let the browser swap the hand-off code for the HttpOnly cookie, then reload."""
-    # Both values are url-safe by construction (token_urlsafe and safe_next), so inlining is safe.
-    return rx.call_script(
-        "fetch('/auth/session', {method: 'POST', credentials: 'same-origin', "
-        "headers: {'Content-Type': 'application/json'}, "
-        f"body: JSON.stringify({{code: '{code}'}})}})"
-        f".then(r => {{ if (r.ok) {{ window.location.replace('{next_path}'); }} "
-        "else { window.location.replace('/login?expired=1'); } })"
-    )
+from youworker.state.session import SessionState
 
 
 class LoginState(SessionState):
@@ -39,7 +28,7 @@ class LoginState(SessionState):
     async def check_already_signed_in(self) -> EventSpec | None:
         self.email_error = self.password_error = self.form_error = ""
         if await self._authenticate() is not None:
-            return rx.redirect("/chat", replace=True)
+            return self._after_sign_in_redirect()
         if self.router.url.query_parameters.get("expired"):
             self.form_error = "Your sign-in did not complete in time. Please sign in again."
         return None
@@ -61,7 +50,7 @@ class LoginState(SessionState):
         except (AuthenticationFailed, RateLimited) as exc:
             self.form_error = exc.message
             return None
-        return hand_off(code, safe_next(self.router.url.query_parameters.get("next")))
+        return self._hand_off(code, safe_next(self.router.url.query_parameters.get("next")))
 
 
 class RegisterState(SessionState):
@@ -111,4 +100,4 @@ class RegisterState(SessionState):
         except (Forbidden, RateLimited) as exc:
             self.form_error = exc.message
             return None
-        return hand_off(code, "/chat")
+        return self._hand_off(code, "/chat")

@@ -34,6 +34,7 @@ from youworker.services.runtime import (
     get_tool_registry,
 )
 from youworker.settings import get_settings
+from youworker.state import scripts
 from youworker.state.chat_rows import (
     ConversationRow,
     MessageRow,
@@ -587,7 +588,7 @@ class ChatState(SessionState):
         # Only the address changes: a navigation would reload the page state and cost time.
         return [
             *events,
-            rx.call_script(f"window.history.replaceState(null, '', '/chat/{created.id}')"),
+            scripts.replace_address(f"/chat/{created.id}"),
             ChatState.watch,
         ]
 

@@ -13,15 +13,10 @@ from youworker.models import User
 from youworker.services.documents import library
 from youworker.services.documents.filetypes import format_size
 from youworker.services.errors import NotFound
+from youworker.state import scripts
 from youworker.state.session import SessionState
 
 PAGES_PER_VIEW = 5
-# Wait for the passage to render, then bring it into view (a few frames at most).
-SCROLL_TO_PASSAGE = (
-    "(function find(tries){const el=document.getElementById('passage');"
-    "if(el){el.scrollIntoView({block:'center'});}"
-    "else if(tries>0){requestAnimationFrame(()=>find(tries-1));}})(240)"
-)
 
 
 @dataclasses.dataclass
@@ -142,7 +137,7 @@ class DocumentViewState(SessionState):
             self.not_found = True
             self.name = ""
             return None
-        return rx.call_script(SCROLL_TO_PASSAGE) if passage is not None else None
+        return scripts.run(scripts.SCROLL_TO_PASSAGE) if passage is not None else None
 
     @rx.event
     async def later(self) -> EventSpec | None:

@@ -9,7 +9,6 @@ from youworker.db import session_scope
 from youworker.models import Group
 from youworker.services import invitation_inbox, invitations, sessions
 from youworker.services.errors import Forbidden, NotFound, ServiceError, ValidationFailed
-from youworker.state.auth import hand_off
 from youworker.state.session import SessionState
 
 
@@ -99,4 +98,4 @@ class InviteState(SessionState):
         except ServiceError as exc:
             self.error = exc.message
             return None
-        return hand_off(code, _landing(group))
+        return self._hand_off(code, _landing(group))

@@ -11,14 +11,9 @@ from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import sessions
 from youworker.services.audit import RequestContext
+from youworker.services.redirects import DEFAULT_TARGET, safe_next
 from youworker.settings import get_settings
-
-
-def safe_next(path: str | None) -> str:
-    """Only same-site relative paths may be redirect targets."""
-    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
-        return "/chat"
-    return path
+from youworker.state import scripts
 
 
 class SessionState(rx.State):
@@ -30,6 +25,8 @@ class SessionState(rx.State):
     signed_in: bool = False
     _user_id: str = ""
     _session_id: str = ""
+    # Where a sign-in on this tab goes once the cookie is set: kept here, never sent to the page.
+    _after_sign_in: str = ""
 
     def _cookie_token(self) -> str | None:
         raw = self.router.headers.cookie
@@ -89,12 +86,23 @@ class SessionState(rx.State):
             return self._to_sign_in()
         return None
 
+    def _hand_off(self, code: str, target: str) -> EventSpec:
+        """Sign-in succeeded: the page swaps `code` for the HttpOnly cookie, then loads the index
+        page, which sends it on to `target` (a same-site path, kept on the server)."""
+        self._after_sign_in = safe_next(target)
+        return scripts.hand_off(code)
+
+    def _after_sign_in_redirect(self) -> EventSpec:
+        target, self._after_sign_in = safe_next(self._after_sign_in or DEFAULT_TARGET), ""
+        return rx.redirect(target, replace=True)
+
     @rx.event
     async def redirect_home(self) -> EventSpec:
-        """The index page: chat for signed-in users, sign-in for everyone else."""
+        """The index page: where the sign-in was headed (chat by default) for signed-in users,
+        sign-in for everyone else."""
         if await self._authenticate() is None:
             return rx.redirect("/login", replace=True)
-        return rx.redirect("/chat", replace=True)
+        return self._after_sign_in_redirect()
 
     def _end_browser_session(self) -> EventSpec:
         """The cookie is HttpOnly, so the browser asks the server to end and clear it.
@@ -105,10 +113,7 @@ class SessionState(rx.State):
         """
         self.reset()
         self._forget_user()
-        return rx.call_script(
-            "fetch('/auth/logout', {method: 'POST', credentials: 'same-origin'})"
-            ".finally(() => window.location.replace('/login'))"
-        )
+        return scripts.run(scripts.SIGN_OUT)
 
     @rx.event
     def sign_out(self) -> EventSpec:
