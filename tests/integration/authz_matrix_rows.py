@@ -815,7 +815,7 @@ STATE_ROWS: dict[str, Listed | Case] = {
     "AdminToolsState.refresh_servers": Case("/admin/tools", ADMIN_ONLY, servers_checked),
     # --- chat ---
     "ChatState.load": Case(CHAT, OWNER_ONLY, thread_shown),
-    "ChatState.load_models": PUBLIC("the names of the models the backend offers"),
+    "ChatState.load_models": Case("/chat", SELF, shows("models")),
     "ChatState.load_more_conversations": OWN_LIST("the next page of the caller's conversations"),
     "ChatState.search": OWN_LIST("searches the caller's conversation titles"),
     "ChatState.follow_list": OWN_LIST("keeps the caller's own list in step with their other tabs"),

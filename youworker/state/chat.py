@@ -252,8 +252,12 @@ class ChatState(SessionState):
         return [ChatState.load_models, ChatState.watch, ChatState.follow_list]
 
     @rx.event(background=True)
-    async def load_models(self) -> None:
-        """The model list comes from the backend over HTTP, so it never holds up the page."""
+    async def load_models(self) -> EventSpec | None:
+        """The model list comes from the backend over HTTP, so it never holds up the page.
+        Signed-in users only: any client can send this event, and each one asks the backend."""
+        async with self:
+            if await self._authenticate() is None:
+                return self._to_sign_in()
         try:
             infos = await asyncio.wait_for(get_provider_manager().backend().list_models(), 3.0)
             names = [info.name for info in infos]
@@ -264,6 +268,7 @@ class ChatState(SessionState):
             current = self.current_model or default
             self.models = sorted({*names, current, default} - {""})
             self.current_model = current
+        return None
 
     @rx.event
     async def load_more_conversations(self) -> EventSpec | None:
