@@ -1,6 +1,7 @@
 """Reflex configuration, read from the same settings as the app."""
 
 import reflex as rx
+from reflex.constants import StateManagerMode
 from reflex.plugins.sitemap import SitemapPlugin
 
 from youworker.db import async_url, sync_url
@@ -15,6 +16,9 @@ config = rx.Config(
     db_url=sync_url(_settings.database_url),
     async_db_url=async_url(_settings.database_url),
     redis_url=_settings.redis.url,
+    # Chosen on purpose, never Reflex's default (pickles on disk): one process keeps tabs in
+    # memory; several workers share them through Redis, sealed (youworker/state/store.py).
+    state_manager_mode=StateManagerMode.REDIS if _settings.redis.url else StateManagerMode.MEMORY,
     frontend_port=_settings.api.port,
     backend_port=_settings.api.port,
     backend_host=_settings.api.host,

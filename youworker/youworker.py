@@ -47,6 +47,7 @@ from youworker.state.invite import InviteState
 from youworker.state.password_reset import PasswordResetState
 from youworker.state.session import SessionState
 from youworker.state.shared import SharedConversationState, SharedListState
+from youworker.state.store import sealed
 
 _settings = get_settings()
 configure_logging(_settings.api.log_level, json=_settings.is_production)
@@ -65,6 +66,8 @@ async def lifespan() -> AsyncIterator[None]:
 
 
 app = rx.App(api_transformer=[create_api(), *asgi_middleware()])
+# Reflex built its state manager from rxconfig; with Redis, ours seals what it stores.
+app._state_manager = sealed(app.state_manager)
 guard_socketio(app.sio)
 app.register_lifespan_task(lifespan)
 app.add_page(index_page, route="/", title="YouWorker", on_load=SessionState.redirect_home)

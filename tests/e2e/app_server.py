@@ -39,6 +39,9 @@ def server_env(data_dir: Path, port: int, workers: int = 1, redis_url: str = "")
             "REFLEX_CHECK_LATEST_VERSION": "false",
             "NPM_CONFIG_REGISTRY": env.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/"),
             "APP_ENV": "test",
+            # Were Reflex ever to keep tab states on disk again, it would write them at once
+            # (not 2 s later), so test_attack_state_store's scan sees them.
+            "REFLEX_STATE_MANAGER_DISK_DEBOUNCE": "0",
             "DATA_DIR": str(data_dir),
             "DATABASE__URL": f"sqlite:///{data_dir / 'e2e.db'}",
             "API__HOST": "127.0.0.1",

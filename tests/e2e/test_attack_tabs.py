@@ -49,7 +49,7 @@ async def _anonymous_asks_for_models(base_url: str) -> tuple[list[str], Any]:
         await tab.close()
 
 
-def test_an_anonymous_tab_gets_no_model_list(app_url: str) -> None:
-    sent_to, models = run(_anonymous_asks_for_models(app_url))
+def test_an_anonymous_tab_gets_no_model_list(base_url: str) -> None:
+    sent_to, models = run(_anonymous_asks_for_models(base_url))
     assert sent_to and all(path.startswith("/login") for path in sent_to)
     assert not models

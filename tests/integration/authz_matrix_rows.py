@@ -643,7 +643,6 @@ STATE_ROWS: dict[str, Listed | Case] = {
         "/account", OWNER_ONLY, owner_session_ended, ("{owner_session}",)
     ),
     "AccountState.create_key": Case("/account", SELF, key_named_matrix, ({"name": "matrix key"},)),
-    "AccountState.dismiss_new_key": UI_ONLY("hides the key shown once"),
     "AccountState.revoke_key": Case("/account", OWNER_ONLY, owner_key_revoked, ("{owner_key}",)),
     # --- groups ---
     "GroupsState.load": OWN_LIST("the groups the caller belongs to"),

@@ -6,7 +6,7 @@ import reflex as rx
 
 from youworker.components.empty import empty_row
 from youworker.components.layout import app_shell, field_error
-from youworker.state.account import AccountState
+from youworker.state.account import NEW_KEY, AccountState
 
 
 def _section(title: str, *children: rx.Component) -> rx.Component:
@@ -143,20 +143,22 @@ def _keys() -> rx.Component:
     return _section(
         "API keys",
         rx.cond(
-            AccountState.new_key_plain != "",
+            NEW_KEY.value != "",
             rx.callout(
                 rx.vstack(
                     rx.text("Copy your new key now: it will not be shown again."),
                     rx.hstack(
-                        rx.code(AccountState.new_key_plain, data_testid="new-api-key"),
+                        rx.code(NEW_KEY.value, data_testid="new-api-key"),
                         rx.button(
                             rx.icon("copy", size=14),
                             size="1",
                             variant="ghost",
-                            on_click=rx.set_clipboard(AccountState.new_key_plain),
+                            on_click=rx.set_clipboard(NEW_KEY.value),
                         ),
                     ),
-                    rx.button("Done", size="1", on_click=AccountState.dismiss_new_key),
+                    rx.button(
+                        "Done", size="1", on_click=NEW_KEY.set_value(""), data_testid="key-done"
+                    ),
                 ),
                 icon="key-round",
                 color_scheme="green",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from youworker.logging import get_logger
 from youworker.settings import get_settings
@@ -61,3 +64,24 @@ class MessageCipher:
 @lru_cache(maxsize=1)
 def get_cipher() -> MessageCipher:
     return MessageCipher(get_settings().security.fernet_keys())
+
+
+def derived_keys(keys: list[str], purpose: bytes) -> list[str]:
+    """Fernet keys for another use, derived (HKDF-SHA256) from the configured ones, in order.
+
+    A ciphertext made for one purpose never opens as another (say, a stored page state as a
+    chat message), and rotating the configured keys rotates these with them.
+    """
+    derived = []
+    for key in keys:
+        raw = base64.urlsafe_b64decode(key.encode())
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"youworker/" + purpose)
+        derived.append(base64.urlsafe_b64encode(hkdf.derive(raw)).decode())
+    return derived
+
+
+@lru_cache(maxsize=1)
+def kept_message_cipher() -> MultiFernet:
+    """For messages the broker keeps in Redis (an answer's latest text, for late followers)."""
+    keys = derived_keys(get_settings().security.fernet_keys(), b"broker-kept")
+    return MultiFernet([Fernet(key) for key in keys])

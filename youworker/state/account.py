@@ -7,12 +7,17 @@ from datetime import datetime
 
 import reflex as rx
 from reflex.event import EventSpec
+from reflex.experimental.client_state import ClientStateVar
 
 from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import accounts, api_keys, sessions
 from youworker.services.errors import NotFound, ValidationFailed
 from youworker.state.session import SessionState
+
+# A new API key lives only in the page (React state), never in the tab's server-side state: the
+# state store keeps what a tab shows, and this is shown once.
+NEW_KEY = ClientStateVar.create("new_api_key", default="")
 
 
 def _when(value: datetime | None) -> str:
@@ -27,7 +32,6 @@ class AccountState(SessionState):
     sessions: list[dict[str, str]] = []
     keys: list[dict[str, str]] = []
     key_name_error: str = ""
-    new_key_plain: str = ""
 
     async def _refresh(self, user: User) -> None:
         async with session_scope() as db:
@@ -62,7 +66,7 @@ class AccountState(SessionState):
             return self._to_sign_in()
         self.display_name_input = user.display_name
         self.profile_error = self.current_password_error = self.new_password_error = ""
-        self.key_name_error = self.new_key_plain = ""
+        self.key_name_error = ""
         await self._refresh(user)
         return None
 
@@ -141,13 +145,8 @@ class AccountState(SessionState):
         except ValidationFailed as exc:
             self.key_name_error = exc.fields.get("name", exc.message)
             return None
-        self.new_key_plain = plain
         await self._refresh(user)
-        return None
-
-    @rx.event
-    def dismiss_new_key(self) -> None:
-        self.new_key_plain = ""
+        return NEW_KEY.push(plain)
 
     @rx.event
     async def revoke_key(self, key_id: str) -> EventSpec | None:

@@ -17,10 +17,12 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar, cast
 
 import redis.asyncio as aioredis
+from cryptography.fernet import InvalidToken
 from redis.exceptions import RedisError
 
 from youworker.logging import get_logger
 from youworker.services.broker.base import Broker, Message
+from youworker.services.encryption import kept_message_cipher
 
 log = get_logger(__name__)
 
@@ -137,7 +139,9 @@ class RedisBroker(Broker):
         for topic, message, coalesce, keep_s in batch:
             text = message if isinstance(message, str) else message()
             if keep_s > 0 and coalesce is not None:
-                pipe.set(self._key(f"last:{topic}:{coalesce}"), text, px=int(keep_s * 1000))
+                # Kept messages (an answer's latest text) sit in Redis: encrypted there.
+                kept = kept_message_cipher().encrypt(text.encode())
+                pipe.set(self._key(f"last:{topic}:{coalesce}"), kept, px=int(keep_s * 1000))
             pipe.publish(self._channel(topic), f"{self.instance_id}|{text}")
         await pipe.execute()
 
@@ -176,7 +180,13 @@ class RedisBroker(Broker):
 
     async def last(self, topic: str, coalesce: str) -> str | None:
         found = await self._safely(self._redis.get(self._key(f"last:{topic}:{coalesce}")), None)
-        return found.decode() if isinstance(found, bytes) else found
+        if found is None:
+            return None
+        try:
+            return kept_message_cipher().decrypt(found).decode()
+        except InvalidToken:
+            log.warning("broker.kept_message_unreadable", topic=topic)
+            return None
 
     # --- claims and counters --------------------------------------------------------------
 
