@@ -48,6 +48,7 @@ from youworker.state.password_reset import PasswordResetState
 from youworker.state.session import SessionState
 from youworker.state.shared import SharedConversationState, SharedListState
 from youworker.state.store import sealed
+from youworker.state.tab_guard import TabOwner, TabSessionGuard
 
 _settings = get_settings()
 configure_logging(_settings.api.log_level, json=_settings.is_production)
@@ -65,9 +66,13 @@ async def lifespan() -> AsyncIterator[None]:
         await runtime.stop()
 
 
-app = rx.App(api_transformer=[create_api(), *asgi_middleware()])
+tab_owner = TabOwner()
+app = rx.App(api_transformer=[create_api(), *asgi_middleware(tab_owner=tab_owner)])
 # Reflex built its state manager from rxconfig; with Redis, ours seals what it stores.
 app._state_manager = sealed(app.state_manager)
+tab_owner.app = app
+# First of all middleware, before Reflex's hydrate answers a page load with the whole state.
+app.add_middleware(TabSessionGuard(), index=0)
 guard_socketio(app.sio)
 app.register_lifespan_task(lifespan)
 app.add_page(index_page, route="/", title="YouWorker", on_load=SessionState.redirect_home)

@@ -7,15 +7,21 @@ processor, its middleware and its state store all take part, as they do for a br
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 
 from bench.reflex_client import ReflexTab, state_name
-from youworker.state import auth, documents  # noqa: F401 - the tabs' thread has no Reflex context
+from bench.sim_user import SimUser
+from youworker.state import auth  # noqa: F401 - the tabs' thread has no Reflex context
 from youworker.state.chat import ChatState
+from youworker.state.documents import DocumentsState
+from youworker.state.session import SessionState
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -53,3 +59,118 @@ def test_an_anonymous_tab_gets_no_model_list(base_url: str) -> None:
     sent_to, models = run(_anonymous_asks_for_models(base_url))
     assert sent_to and all(path.startswith("/login") for path in sent_to)
     assert not models
+
+
+# --- a tab's token is not a credential -----------------------------------------------------
+
+
+class Watched(ReflexTab):
+    """A tab that keeps every delta the server sent it, as JSON (what a client could read)."""
+
+    def __init__(self, base_url: str, cookies: httpx.Cookies | None = None) -> None:
+        super().__init__(base_url, cookies)
+        self.received: list[str] = []
+        self.on_update = lambda update: self.received.append(json.dumps(update.delta))
+
+    def saw(self, text: str) -> bool:
+        return any(text in delta for delta in self.received)
+
+
+async def _victim_with_a_closed_chat_tab(base_url: str) -> tuple[SimUser, str, str]:
+    """A user who asked something in a chat tab, then closed it: (user, tab token, question)."""
+    victim = SimUser(base_url, "victim")
+    await victim.sign_up()
+    await victim.open_chat("test-echo")
+    question = f"private question {uuid.uuid4().hex}"
+    await victim.ask(question, tokens=0, within_s=120)
+    assert victim.tab is not None
+    token = victim.tab.token
+    await victim.close()
+    return victim, token, question
+
+
+async def _present_token(
+    base_url: str, token: str, cookies: httpx.Cookies | None, path: str = "/chat"
+) -> Watched:
+    attacker = Watched(base_url, cookies)
+    attacker.token = token
+    try:
+        await attacker.open(path)
+    finally:
+        await attacker.close()
+    return attacker
+
+
+async def _closed_tab_token(base_url: str, with_own_cookie: bool) -> tuple[Watched, SimUser, str]:
+    victim, token, question = await _victim_with_a_closed_chat_tab(base_url)
+    cookies = None
+    if with_own_cookie:
+        other = SimUser(base_url, "intruder")
+        await other.sign_up()
+        cookies = other.cookies
+    return await _present_token(base_url, token, cookies), victim, question
+
+
+@pytest.mark.parametrize("with_own_cookie", [False, True], ids=["no cookie", "own cookie"])
+def test_a_closed_tabs_token_shows_another_client_nothing(
+    base_url: str, with_own_cookie: bool
+) -> None:
+    attacker, victim, question = run(_closed_tab_token(base_url, with_own_cookie))
+    assert attacker.received, "the server answered the page load"
+    assert not attacker.saw(question)
+    assert not attacker.saw(victim.email)
+
+
+async def _after_sign_out_elsewhere(base_url: str) -> tuple[Watched, SimUser, str]:
+    victim, token, question = await _victim_with_a_closed_chat_tab(base_url)
+    other_tab = ReflexTab(base_url, victim.cookies)
+    try:
+        await other_tab.open("/chat")
+        await other_tab.send(state_name(SessionState), "sign_out")
+        await other_tab.wait_for(lambda: any("/auth/logout" in s for s in other_tab.scripts), 60)
+    finally:
+        await other_tab.close()
+    async with httpx.AsyncClient(base_url=base_url, cookies=victim.cookies) as http:
+        ended = await http.post("/auth/logout", headers={"Origin": base_url})
+        assert ended.status_code in (200, 204)
+    # The old cookie (say, copied from the victim's machine) with the closed tab's token.
+    return await _present_token(base_url, token, victim.cookies), victim, question
+
+
+def test_a_closed_tab_after_sign_out_elsewhere_shows_nothing(base_url: str) -> None:
+    attacker, victim, question = run(_after_sign_out_elsewhere(base_url))
+    assert attacker.received
+    assert not attacker.saw(question)
+    assert not attacker.saw(victim.email)
+
+
+async def _upload_with_a_token(base_url: str) -> tuple[list[int], list[str]]:
+    victim = SimUser(base_url, "uploader")
+    await victim.sign_up()
+    intruder = SimUser(base_url, "planter")
+    await intruder.sign_up()
+    documents_state = state_name(DocumentsState)
+    tab = ReflexTab(base_url, victim.cookies)
+    statuses = []
+    try:
+        await tab.open("/documents")
+        for cookies in (None, intruder.cookies):
+            planter = ReflexTab(base_url, cookies)
+            planter.token = tab.token
+            refused = await planter.upload(
+                documents_state, "handle_upload", "planted.md", b"# Planted\n", check=False
+            )
+            statuses.append(refused.status_code)
+        await tab.upload(documents_state, "handle_upload", "mine.md", b"# Mine\n\nText.\n")
+    finally:
+        await tab.close()
+    async with httpx.AsyncClient(base_url=base_url, cookies=victim.cookies) as http:
+        listed = await http.get("/api/v1/documents")
+    listed.raise_for_status()
+    return statuses, [str(item["name"]) for item in listed.json()["items"]]
+
+
+def test_an_upload_needs_the_tabs_own_users_cookie(base_url: str) -> None:
+    statuses, names = run(_upload_with_a_token(base_url))
+    assert statuses == [401, 403]
+    assert names == ["mine.md"]

@@ -21,6 +21,7 @@ from youworker.api.ip_allowlist import IPAllowlist
 from youworker.api.origin import OriginGuard, allowed_origins, socketio_origins
 from youworker.api.rate_limit_middleware import ApiRateLimit
 from youworker.api.security_headers import SecurityHeaders
+from youworker.api.upload_guard import TabOwnerLookup, UploadGuard
 from youworker.settings import Settings, get_settings
 
 Middleware = Callable[[ASGIApp], ASGIApp]
@@ -28,10 +29,14 @@ Middleware = Callable[[ASGIApp], ASGIApp]
 CORS_HEADERS = ["Authorization", "Content-Type", "X-API-Key", "X-CSRF-Token"]
 
 
-def asgi_middleware(settings: Settings | None = None) -> list[Middleware]:
-    """The middleware stack, innermost first."""
+def asgi_middleware(
+    settings: Settings | None = None, tab_owner: TabOwnerLookup | None = None
+) -> list[Middleware]:
+    """The middleware stack, innermost first. With `tab_owner`, `/_upload` needs the session
+    cookie of the user the uploading tab belongs to."""
     settings = settings or get_settings()
     security = settings.security
+    upload_guard = [partial(UploadGuard, tab_owner=tab_owner)] if tab_owner is not None else []
     return [
         # Innermost: counts the bytes the app actually reads.
         partial(
@@ -39,6 +44,7 @@ def asgi_middleware(settings: Settings | None = None) -> list[Middleware]:
             max_bytes=security.max_request_bytes,
             max_upload_bytes=settings.documents.max_upload_bytes,
         ),
+        *upload_guard,
         CsrfGuard,
         partial(OriginGuard, allowed_origins=allowed_origins(settings)),
         # Reflex adds its own CORSMiddleware outside ours with the same list (rxconfig.py).

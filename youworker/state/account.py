@@ -127,7 +127,7 @@ class AccountState(SessionState):
         except (NotFound, ValueError):
             return rx.toast.error("That session no longer exists.")
         if session_id == self._session_id:
-            return self._end_browser_session()
+            return await self._end_browser_session()
         await self._refresh(user)
         return rx.toast.success("Session ended.")
 

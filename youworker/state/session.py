@@ -6,11 +6,13 @@ from http.cookies import CookieError, SimpleCookie
 
 import reflex as rx
 from reflex.event import EventSpec
+from reflex.state import BaseState
 
 from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import sessions
 from youworker.services.audit import RequestContext
+from youworker.services.crypto import token_digest
 from youworker.services.redirects import DEFAULT_TARGET, safe_next
 from youworker.settings import get_settings
 from youworker.state import scripts
@@ -25,6 +27,9 @@ class SessionState(rx.State):
     signed_in: bool = False
     _user_id: str = ""
     _session_id: str = ""
+    # SHA-256 of the cookie that signed this tab in (as the database keeps it): the tab guard
+    # resets the tab when a request brings another cookie, or none.
+    _session_digest: str = ""
     # Where a sign-in on this tab goes once the cookie is set: kept here, never sent to the page.
     _after_sign_in: str = ""
 
@@ -57,14 +62,38 @@ class SessionState(rx.State):
         self.signed_in = False
         self._user_id = ""
         self._session_id = ""
+        self._session_digest = ""
+
+    async def _reset_tab(self) -> None:
+        """Every page state of this tab back to its defaults (all of them extend this one).
+
+        Reflex answers a tab's next page load with its whole state, so what one user saw must
+        not stay for whoever presents the tab's token next. A Redis store loads only the states
+        an event needs: the others are fetched first, so the reset reaches them too.
+        """
+        session = await self.get_state(SessionState)
+        pending: list[type[BaseState]] = [SessionState]
+        while pending:
+            cls = pending.pop()
+            await self.get_state(cls)
+            pending.extend(cls.get_substates())
+        session.reset()
+        session._forget_user()
+
+    async def _session_is_current(self, cookie: str) -> bool:
+        """The cookie's session is still valid and is the one this tab was signed in with."""
+        async with session_scope() as db:
+            found = await sessions.resolve(db, cookie, get_settings().security.session_ttl)
+        return found is not None and str(found.session_id) == self._session_id
 
     async def _authenticate(self) -> User | None:
         """Re-check the session in the database: deactivation and sign-out act at once."""
+        cookie = self._cookie_token()
         async with session_scope() as db:
-            found = await sessions.resolve(
-                db, self._cookie_token(), get_settings().security.session_ttl
-            )
-        if found is None:
+            found = await sessions.resolve(db, cookie, get_settings().security.session_ttl)
+        if found is None or cookie is None:
+            if self._user_id:  # the tab showed someone's data: none of it stays
+                await self._reset_tab()
             self._forget_user()
             return None
         user = found.user
@@ -74,6 +103,7 @@ class SessionState(rx.State):
         self.signed_in = True
         self._user_id = str(user.id)
         self._session_id = str(found.session_id)
+        self._session_digest = token_digest(cookie)
         return user
 
     def _to_sign_in(self) -> EventSpec:
@@ -104,17 +134,12 @@ class SessionState(rx.State):
             return rx.redirect("/login", replace=True)
         return self._after_sign_in_redirect()
 
-    def _end_browser_session(self) -> EventSpec:
-        """The cookie is HttpOnly, so the browser asks the server to end and clear it.
-
-        Every page's state (all of them extend this one) goes back to its defaults: Reflex sends
-        a tab's whole state again on its next page load, and what this user saw must not reach
-        whoever uses the tab next.
-        """
-        self.reset()
-        self._forget_user()
+    async def _end_browser_session(self) -> EventSpec:
+        """The cookie is HttpOnly, so the browser asks the server to end and clear it; the tab
+        forgets everything it showed."""
+        await self._reset_tab()
         return scripts.run(scripts.SIGN_OUT)
 
     @rx.event
-    def sign_out(self) -> EventSpec:
-        return self._end_browser_session()
+    async def sign_out(self) -> EventSpec:
+        return await self._end_browser_session()

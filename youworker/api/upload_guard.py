@@ -1,0 +1,71 @@
+"""`/_upload` runs a Reflex handler on a tab's *stored* state: the request must be that tab's user.
+
+An upload carries no fresh router data: Reflex runs the handler with the cookie the tab's state
+remembered from its websocket. So a tab's token alone would upload as its user. This guard lets
+an upload through only with a valid session cookie of the user the tab belongs to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from youworker.api.credentials import SESSION_COOKIE, cookies
+from youworker.api.refusal import refuse
+from youworker.db import session_scope
+from youworker.logging import get_logger
+from youworker.services import sessions
+from youworker.settings import get_settings
+
+log = get_logger(__name__)
+
+UPLOAD_PATH = "/_upload"
+# The user id a tab's state holds ("" for nobody), by the tab's token.
+TabOwnerLookup = Callable[[str], Awaitable[str]]
+
+
+async def _cookie_user(scope: Scope) -> str | None:
+    token = cookies(scope).get(SESSION_COOKIE)
+    if not token:
+        return None
+    async with session_scope() as db:
+        found = await sessions.resolve(db, token, get_settings().security.session_ttl)
+    return str(found.user.id) if found is not None else None
+
+
+class UploadGuard:
+    """Refuse uploads without a valid session cookie (401) or for another user's tab (403)."""
+
+    def __init__(self, app: ASGIApp, *, tab_owner: TabOwnerLookup) -> None:
+        self.app = app
+        self.tab_owner = tab_owner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].rstrip("/") == UPLOAD_PATH:
+            user_id = await _cookie_user(scope)
+            if user_id is None:
+                log.warning("upload_refused", reason="no_session")
+                await refuse(
+                    scope,
+                    receive,
+                    send,
+                    status=401,
+                    code="authentication_failed",
+                    message="Sign in to upload.",
+                )
+                return
+            token = Headers(scope=scope).get("reflex-client-token", "")
+            if not token or len(token) > 128 or await self.tab_owner(token) != user_id:
+                log.warning("upload_refused", reason="other_tab", user_id=user_id)
+                await refuse(
+                    scope,
+                    receive,
+                    send,
+                    status=403,
+                    code="forbidden",
+                    message="This page belongs to another session. Reload it and try again.",
+                )
+                return
+        await self.app(scope, receive, send)
