@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+import aiohttp
 import httpx
 import socketio
 
@@ -56,7 +57,11 @@ class TabError(RuntimeError):
 class ReflexTab:
     """One page's websocket: sends events, keeps the state it was sent, wakes waiters."""
 
-    def __init__(self, base_url: str, cookies: httpx.Cookies | None = None) -> None:
+    def __init__(
+        self, base_url: str, cookies: httpx.Cookies | None = None, local_address: str = ""
+    ) -> None:
+        """`local_address` makes the websocket connect from that address of this machine (say
+        127.0.0.2, for a client the server sees as another one)."""
         self.base_url = base_url.rstrip("/")
         self.cookies = cookies or httpx.Cookies()
         self.token = str(uuid.uuid4())
@@ -69,7 +74,13 @@ class ReflexTab:
         self.updates = 0
         self.on_update: Callable[[Update], None] | None = None
         self._changed = asyncio.Condition()
-        self._client = socketio.AsyncClient(reconnection=False, handle_sigint=False)
+        self._http: aiohttp.ClientSession | None = None
+        if local_address:
+            connector = aiohttp.TCPConnector(local_addr=(local_address, 0))
+            self._http = aiohttp.ClientSession(connector=connector)
+        self._client = socketio.AsyncClient(
+            reconnection=False, handle_sigint=False, http_session=self._http
+        )
         self._client.on("event", self._receive, namespace=NAMESPACE)
         self._client.on("disconnect", self._disconnected, namespace=NAMESPACE)
         self._closed = False
@@ -153,6 +164,8 @@ class ReflexTab:
         self._closed = True
         if self._client.connected:
             await self._client.disconnect()
+        if self._http is not None:
+            await self._http.close()
 
     def _route(self) -> dict[str, Any]:
         route: dict[str, Any] = {"pathname": self.path, "asPath": self.path + self.search}

@@ -104,6 +104,10 @@ def app_url(
             "LLM__CHAT_MODEL": "test-plain",
             # The tools page registers stdio MCP servers (off by default; with the password).
             "SECURITY__ALLOW_STDIO_MCP_SERVERS": "true",
+            # Administration from this machine's own address only: every test connects from
+            # 127.0.0.1; test_attack_admin_allowlist connects from 127.0.0.2 as an outsider.
+            "SECURITY__IP_ALLOWLIST": "127.0.0.1/32, ::1/128",
+            "SECURITY__IP_ALLOWLIST_SCOPE": "admin",
         }
     )
     pytestconfig.stash[SERVER_LOG_KEY] = data_dir / "server.log"

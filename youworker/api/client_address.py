@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from youworker.services import authz
+from youworker.services.network import IPAddress, in_networks, parse_ip
 from youworker.settings import IPNetwork
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def parse_ip(value: str | None) -> IPAddress | None:
-    """An address, with IPv4-mapped IPv6 (`::ffff:10.0.0.1`) unwrapped to plain IPv4."""
-    if not value:
-        return None
-    try:
-        address = ipaddress.ip_address(value.strip().strip("[]").split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-def in_networks(address: IPAddress, networks: Sequence[IPNetwork]) -> bool:
-    return any(address.version == net.version and address in net for net in networks)
+__all__ = ["IPAddress", "TrustedProxyHeaders", "forwarded_client", "in_networks", "parse_ip"]
 
 
 def forwarded_client(peer: IPAddress, forwarded_for: str, trusted: Sequence[IPNetwork]) -> str:
@@ -45,7 +29,8 @@ def forwarded_client(peer: IPAddress, forwarded_for: str, trusted: Sequence[IPNe
 
 
 class TrustedProxyHeaders:
-    """Behind trusted proxies, put the real client into `scope["client"]` for everything inside.
+    """Behind trusted proxies, put the real client into `scope["client"]` for everything inside,
+    and into the request's context for the services' admin checks.
 
     X-Forwarded-For is ignored unless the TCP peer is listed in SECURITY__TRUSTED_PROXIES: anyone
     can send the header, only a proxy we trust can vouch for it.
@@ -62,4 +47,8 @@ class TrustedProxyHeaders:
             header = Headers(scope=scope).get("x-forwarded-for", "")
             if peer is not None and header and in_networks(peer, self.trusted):
                 scope = dict(scope, client=(forwarded_client(peer, header, self.trusted), 0))
+        if scope["type"] == "http":
+            # The admin checks in the services read it (SECURITY__IP_ALLOWLIST).
+            client = scope.get("client")
+            authz.set_client_address(client[0] if client else None)
         await self.app(scope, receive, send)

@@ -15,7 +15,8 @@ from youworker.settings import IPNetwork
 log = get_logger(__name__)
 
 # Admin pages are client-side routes, but a fresh load of /admin... fetches its prerendered HTML
-# from this same server; admin data stays guarded by role checks in the services either way.
+# from this same server. Admin data and actions go over the websocket: the services' admin
+# checks apply the allow-list themselves (services/authz.py).
 ADMIN_PREFIXES = ("/admin", "/api/")
 ADMIN_PATHS = frozenset({"/health/detailed"})
 

@@ -29,7 +29,7 @@ from youworker.models import AuditEvent, GroupMembership, GroupRole, User
 from youworker.models.base import UTCDateTime
 from youworker.services import audit
 from youworker.services.audit_actions import KNOWN_ACTIONS as KNOWN_ACTIONS
-from youworker.services.authz import require_active
+from youworker.services.authz import acts_as_site_admin, require_active
 from youworker.services.errors import Forbidden, ValidationFailed
 
 if TYPE_CHECKING:
@@ -217,7 +217,7 @@ async def check_access(
     """The validated filter if `actor` may read what it selects; Forbidden otherwise."""
     user = require_active(actor)
     checked = validated(filters)
-    if user.is_admin:
+    if acts_as_site_admin(user):
         return checked
     if checked.group_id is not None and checked.group_id in await administered_group_ids(
         session, user.id

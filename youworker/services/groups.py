@@ -27,7 +27,7 @@ from youworker.models import (
 )
 from youworker.models.group import GROUP_DESCRIPTION_MAX, GROUP_NAME_MAX
 from youworker.services import audit
-from youworker.services.authz import require_active, require_site_admin
+from youworker.services.authz import acts_as_site_admin, require_active, require_site_admin
 from youworker.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 log = get_logger(__name__)
@@ -94,7 +94,7 @@ async def get_visible(session: AsyncSession, actor: User | None, group_id: uuid.
     """The group if the actor is a member or a site admin; others read "not found"."""
     user = require_active(actor)
     group = await _group(session, group_id)
-    if user.is_admin or await membership(session, group_id, user.id) is not None:
+    if acts_as_site_admin(user) or await membership(session, group_id, user.id) is not None:
         return group
     raise NotFound(NOT_FOUND)
 
@@ -103,7 +103,7 @@ async def get_managed(session: AsyncSession, actor: User | None, group_id: uuid.
     """The group if the actor administers it (or the site); members get Forbidden."""
     group = await get_visible(session, actor, group_id)
     assert actor is not None
-    if actor.is_admin:
+    if acts_as_site_admin(actor):
         return group
     mine = await membership(session, group_id, actor.id)
     if mine is None or mine.role != GroupRole.ADMIN:

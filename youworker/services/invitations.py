@@ -21,7 +21,7 @@ from youworker.logging import get_logger
 from youworker.models import Group, GroupInvitation, User
 from youworker.models.base import utcnow
 from youworker.services import accounts, audit, groups, mail
-from youworker.services.authz import require_active, require_site_admin
+from youworker.services.authz import acts_as_site_admin, require_active, require_site_admin
 from youworker.services.crypto import new_token, token_digest
 from youworker.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from youworker.services.validation import email_problem, normalize_email
@@ -199,7 +199,7 @@ async def revoke(
     invitation = await session.get(GroupInvitation, invitation_id)
     # Someone who cannot see the invitation's group (or, for the site's, is no admin) gets the
     # answer a made-up id gets: the refusal must not confirm that the invitation exists.
-    if invitation is None or (invitation.group_id is None and not user.is_admin):
+    if invitation is None or (invitation.group_id is None and not acts_as_site_admin(user)):
         raise NotFound(INVITATION_NOT_FOUND)
     if invitation.group_id is not None:
         try:

@@ -40,8 +40,8 @@ class AdminState(SessionState):
 
     async def _admin(self) -> User | None:
         user = await self._authenticate()
-        self.access_denied = user is not None and not user.is_admin
-        return user if user is not None and user.is_admin else None
+        self.access_denied = user is not None and not self.is_admin
+        return user if user is not None and self.is_admin else None
 
     async def _reload(self, actor: User) -> None:
         async with session_scope() as db:

@@ -111,6 +111,7 @@ class AnalyticsRange(rx.State, mixin=True):
     range_error: str = ""
 
     if TYPE_CHECKING:  # provided by SessionState, which every user of the mixin extends
+        is_admin: bool
 
         async def _authenticate(self) -> User | None: ...
 
@@ -130,7 +131,7 @@ class AnalyticsRange(rx.State, mixin=True):
         if user is None:
             self._clear()
             return self._to_sign_in()
-        self.access_denied = not user.is_admin
+        self.access_denied = not self.is_admin
         if self.access_denied:
             self._clear()
             return None

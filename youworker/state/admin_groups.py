@@ -40,8 +40,8 @@ class AdminGroupsState(SessionState):
         user = await self._authenticate()
         if user is None:
             return None, self._to_sign_in()
-        self.access_denied = not user.is_admin
-        return (user, None) if user.is_admin else (None, None)
+        self.access_denied = not self.is_admin
+        return (user, None) if self.is_admin else (None, None)
 
     async def _reload(self, actor: User) -> None:
         async with session_scope() as db:

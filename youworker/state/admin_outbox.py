@@ -45,10 +45,10 @@ class AdminOutboxState(SessionState):
 
     async def _guarded(self) -> tuple[User | None, EventSpec | None]:
         user = await self._authenticate()
-        self.access_denied = user is not None and not user.is_admin
+        self.access_denied = user is not None and not self.is_admin
         if user is None:
             return None, self._to_sign_in()
-        return (user, None) if user.is_admin else (None, None)
+        return (user, None) if self.is_admin else (None, None)
 
     async def _reload(self, actor: User) -> None:
         settings = get_settings().mail

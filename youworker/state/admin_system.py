@@ -27,7 +27,7 @@ class AdminSystemState(SessionState):
         user = await self._authenticate()
         if user is None:
             return self._to_sign_in()
-        self.access_denied = not user.is_admin
+        self.access_denied = not self.is_admin
         if self.access_denied:
             return None
         try:

@@ -65,8 +65,8 @@ class AdminToolsState(SessionState):
         user = await self._authenticate()
         if user is None:
             return None, self._to_sign_in()
-        self.access_denied = not user.is_admin
-        return (user if user.is_admin else None), None
+        self.access_denied = not self.is_admin
+        return (user if self.is_admin else None), None
 
     async def _reload(self, actor: User) -> None:
         # This worker may not have seen a change made through another worker yet.

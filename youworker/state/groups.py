@@ -207,7 +207,7 @@ class GroupState(SessionState):
             group = await groups.get_visible(db, user, group_id)
             members = await groups.list_members(db, user, group_id)
             mine = await groups.membership(db, group_id, user.id)
-            self.can_manage = user.is_admin or (mine is not None and mine.role == GroupRole.ADMIN)
+            self.can_manage = self.is_admin or (mine is not None and mine.role == GroupRole.ADMIN)
             pending = await invitations.list_pending(db, user, group_id) if self.can_manage else []
         self.activity = await group_activity_rows(user, group_id) if self.can_manage else []
         self.group_id = str(group.id)

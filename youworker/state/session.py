@@ -10,7 +10,7 @@ from reflex.state import BaseState
 
 from youworker.db import session_scope
 from youworker.models import User
-from youworker.services import sessions
+from youworker.services import authz, sessions
 from youworker.services.audit import RequestContext
 from youworker.services.crypto import token_digest
 from youworker.services.redirects import DEFAULT_TARGET, safe_next
@@ -88,6 +88,8 @@ class SessionState(rx.State):
 
     async def _authenticate(self) -> User | None:
         """Re-check the session in the database: deactivation and sign-out act at once."""
+        # The services' admin checks hold site-admin powers to SECURITY__IP_ALLOWLIST.
+        authz.set_client_address(self.router.session.client_ip)
         cookie = self._cookie_token()
         async with session_scope() as db:
             found = await sessions.resolve(db, cookie, get_settings().security.session_ttl)
@@ -99,7 +101,7 @@ class SessionState(rx.State):
         user = found.user
         self.user_email = user.email
         self.user_name = user.display_name
-        self.is_admin = user.is_admin
+        self.is_admin = authz.acts_as_site_admin(user)  # the role, from an allowed address
         self.signed_in = True
         self._user_id = str(user.id)
         self._session_id = str(found.session_id)
