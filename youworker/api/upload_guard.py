@@ -22,6 +22,7 @@ from youworker.settings import get_settings
 log = get_logger(__name__)
 
 UPLOAD_PATH = "/_upload"
+DRAIN_LIMIT_BYTES = 1024 * 1024
 # The user id a tab's state holds ("" for nobody), by the tab's token.
 TabOwnerLookup = Callable[[str], Awaitable[str]]
 
@@ -44,28 +45,34 @@ class UploadGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].rstrip("/") == UPLOAD_PATH:
-            user_id = await _cookie_user(scope)
-            if user_id is None:
-                log.warning("upload_refused", reason="no_session")
-                await refuse(
-                    scope,
-                    receive,
-                    send,
-                    status=401,
-                    code="authentication_failed",
-                    message="Sign in to upload.",
-                )
-                return
-            token = Headers(scope=scope).get("reflex-client-token", "")
-            if not token or len(token) > 128 or await self.tab_owner(token) != user_id:
-                log.warning("upload_refused", reason="other_tab", user_id=user_id)
-                await refuse(
-                    scope,
-                    receive,
-                    send,
-                    status=403,
-                    code="forbidden",
-                    message="This page belongs to another session. Reload it and try again.",
-                )
+            refusal = await self._refusal(scope)
+            if refusal is not None:
+                status, code, message = refusal
+                # Read (and drop) a small body first: a client still sending would otherwise see
+                # the connection reset instead of the answer.
+                await _drain(receive, DRAIN_LIMIT_BYTES)
+                await refuse(scope, receive, send, status=status, code=code, message=message)
                 return
         await self.app(scope, receive, send)
+
+    async def _refusal(self, scope: Scope) -> tuple[int, str, str] | None:
+        user_id = await _cookie_user(scope)
+        if user_id is None:
+            log.warning("upload_refused", reason="no_session")
+            return 401, "authentication_failed", "Sign in to upload."
+        token = Headers(scope=scope).get("reflex-client-token", "")
+        if not token or len(token) > 128 or await self.tab_owner(token) != user_id:
+            log.warning("upload_refused", reason="other_tab", user_id=user_id)
+            return 403, "forbidden", "This page belongs to another session: reload it."
+        return None
+
+
+async def _drain(receive: Receive, limit: int) -> None:
+    seen = 0
+    while seen <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
