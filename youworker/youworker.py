@@ -67,7 +67,11 @@ async def lifespan() -> AsyncIterator[None]:
 
 
 tab_owner = TabOwner()
-app = rx.App(api_transformer=[create_api(), *asgi_middleware(tab_owner=tab_owner)])
+# a11y.css: contrast and focus fixes over Radix Themes (WCAG AA in light and dark mode).
+app = rx.App(
+    api_transformer=[create_api(), *asgi_middleware(tab_owner=tab_owner)],
+    stylesheets=["/a11y.css"],
+)
 # Reflex built its state manager from rxconfig; with Redis, ours seals what it stores.
 app._state_manager = sealed(app.state_manager)
 tab_owner.app = app

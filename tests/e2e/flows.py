@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from playwright.sync_api import Page, expect
 
 GENERIC_SIGN_IN_ERROR = "Email or password is incorrect."
+# Below this width (Radix Themes' `md`) navigation and the conversation list are drawers.
+WIDE_LAYOUT_PX = 1024
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,32 @@ def fill_registration(
 
 
 def register(page: Page, account: Account) -> None:
-    """Register through the form and wait for the signed-in landing page."""
+    """Register through the form and wait for the signed-in landing page (at any size: on
+    narrow screens "New chat" is rendered inside the closed conversation drawer)."""
     fill_registration(
         page, email=account.email, display_name=account.display_name, password=account.password
     )
     expect(page).to_have_url(path_is("/chat"))
-    expect(page.get_by_test_id("new-chat")).to_be_visible()
+    expect(page.get_by_test_id("new-chat")).to_be_attached()
+
+
+def is_narrow(page: Page) -> bool:
+    size = page.viewport_size
+    return size is not None and size["width"] < WIDE_LAYOUT_PX
+
+
+def open_navigation(page: Page) -> None:
+    """Make the main navigation reachable: on narrow screens open its drawer first."""
+    if is_narrow(page):
+        page.get_by_test_id("open-navigation").click()
+        expect(page.get_by_test_id("nav-drawer")).to_be_visible()
+
+
+def open_conversations(page: Page) -> None:
+    """Make the conversation list reachable: on narrow screens open its drawer first."""
+    if is_narrow(page):
+        page.get_by_test_id("open-conversations").click()
+        expect(page.get_by_test_id("conversations-drawer")).to_be_visible()
 
 
 def submit_sign_in(page: Page, email: str, password: str) -> None:
@@ -71,7 +93,7 @@ def sign_in(page: Page, account: Account) -> None:
     """Sign in through the form and wait for the signed-in landing page."""
     submit_sign_in(page, account.email, account.password)
     expect(page).to_have_url(path_is("/chat"))
-    expect(page.get_by_test_id("new-chat")).to_be_visible()
+    expect(page.get_by_test_id("new-chat")).to_be_attached()
 
 
 def expect_sign_in_refused(page: Page, email: str, password: str, message: str) -> None:

@@ -151,6 +151,7 @@ def test_deactivation_cuts_an_open_session(
     row = admin_page.get_by_test_id("user-row").filter(has_text=member.email)
     expect(row).to_have_count(1)
     row.get_by_test_id(f"deactivate-{member.email}").click()
+    admin_page.get_by_test_id("confirm-deactivate").click()
     expect(row.get_by_text("deactivated", exact=True)).to_be_visible()
     expect(row.get_by_role("button", name="Reactivate")).to_be_visible()
 

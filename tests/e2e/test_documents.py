@@ -142,7 +142,7 @@ def test_download_delete_and_other_users(
         link.click()
     assert saved.value.suggested_filename == "handbook.pdf"
     assert "handbook.pdf" in response.headers["content-disposition"]
-    row(page, "handbook.pdf").get_by_role("link", name="handbook.pdf").click()
+    row(page, "handbook.pdf").get_by_role("link", name="handbook.pdf", exact=True).click()
     expect(page.get_by_test_id("document-title")).to_have_text("handbook.pdf")
     expect(page.get_by_test_id("document-text")).to_contain_text("42 euros")
     view_url = page.url

@@ -107,6 +107,7 @@ def test_invited_user_joins_retrieves_shared_document_and_loses_it_when_removed(
     # The admin removes the guest: from then on the handbook is out of reach.
     open_form(owner, group_url)
     owner.get_by_test_id(f"remove-{guest.email}").click()
+    owner.get_by_test_id("confirm-remove-member").click()
     expect(owner.get_by_test_id("member-row")).to_have_count(1)
 
     ask_documents(visitor, switch_on=False)
@@ -137,6 +138,7 @@ def test_invitation_for_someone_else_is_refused_without_details(
     # Withdrawn, the same link says so and shows nothing about the invitation.
     open_form(owner, group_url)
     owner.get_by_test_id(f"revoke-{invited.email}").click()
+    owner.get_by_test_id("confirm-withdraw").click()
     expect(owner.get_by_test_id("pending-invitation")).to_have_count(0)
     open_form(page, link)
     expect(page.get_by_test_id("invite-revoked")).to_be_attached()

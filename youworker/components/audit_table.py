@@ -7,6 +7,8 @@ from collections.abc import Callable
 import reflex as rx
 from reflex.event import EventSpec
 
+from youworker.components.layout import scroll_x
+
 ResourceClick = Callable[[rx.Var[str], rx.Var[str]], EventSpec]
 
 
@@ -70,19 +72,22 @@ def audit_table(
     makes the resource clickable."""
     return rx.cond(
         rows.length() > 0,
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(h)
-                        for h in ("Time (UTC)", "Actor", "Action", "Resource", "IP", "Details")
-                    ]
-                )
+        scroll_x(
+            "Audit entries",
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(h)
+                            for h in ("Time (UTC)", "Actor", "Action", "Resource", "IP", "Details")
+                        ]
+                    )
+                ),
+                rx.table.body(rx.foreach(rows, lambda row: _row(row, on_resource))),
+                width="100%",
+                size="1",
+                data_testid="audit-table",
             ),
-            rx.table.body(rx.foreach(rows, lambda row: _row(row, on_resource))),
-            width="100%",
-            size="1",
-            data_testid="audit-table",
         ),
         rx.text("No entries.", size="2", color_scheme="gray", data_testid="audit-empty"),
     )

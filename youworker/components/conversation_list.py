@@ -1,13 +1,22 @@
-"""The chat page's left column: New chat, search, the conversation list and its dialogs."""
+"""The chat page's conversations: New chat, search, the list and its dialogs.
+
+From 64em up the list is the page's left column; below, the same list opens as a drawer from the
+top bar ("Conversations"). Only one of the two is mounted at a time.
+"""
 
 from __future__ import annotations
 
 import reflex as rx
+from reflex.experimental.client_state import ClientStateVar
 
+from youworker.components.layout import side_drawer, wide_only
 from youworker.components.share_dialog import share_dialog
 from youworker.state.chat import ChatState
 from youworker.state.chat_rows import ConversationRow
 from youworker.state.share_dialog import CONVERSATION, ShareDialogState
+
+# Below 64em the conversation list is a drawer ("Conversations" in the top bar).
+CONVERSATIONS_OPEN = ClientStateVar.create("yw_conversations_open", False)
 
 
 @rx.memo
@@ -20,6 +29,7 @@ def conversation_item(
         rx.link(
             rx.text(row.title, size="2", trim="end", weight=rx.cond(active, "medium", "regular")),
             href=f"/chat/{row.id}",
+            on_click=CONVERSATIONS_OPEN.set_value(False),
             underline="none",
             color=rx.color("gray", 12),
             flex="1",
@@ -123,13 +133,13 @@ def _delete_dialog() -> rx.Component:
     )
 
 
-def conversation_list() -> rx.Component:
-    return rx.vstack(
+def _conversation_list_body() -> list[rx.Component]:
+    return [
         rx.button(
             rx.icon("plus", size=14),
             "New chat",
             width="100%",
-            on_click=ChatState.new_chat,
+            on_click=[ChatState.new_chat, CONVERSATIONS_OPEN.set_value(False)],
             data_testid="new-chat",
         ),
         rx.input(
@@ -176,6 +186,12 @@ def conversation_list() -> rx.Component:
             scrollbars="vertical",
             flex="1",
         ),
+    ]
+
+
+def conversation_dialogs() -> list[rx.Component]:
+    """Rename, delete and share: mounted by the page, so they outlive a closed drawer."""
+    return [
         _rename_dialog(),
         _delete_dialog(),
         share_dialog(
@@ -183,10 +199,39 @@ def conversation_list() -> rx.Component:
             "Members of the groups you switch on can read this conversation, not write in it.",
             "share-chat-group-",
         ),
-        width="16rem",
-        min_width="16rem",
-        height="100vh",
-        padding="0.75rem",
-        border_right=f"1px solid {rx.color('gray', 5)}",
-        spacing="2",
+    ]
+
+
+def conversation_list() -> rx.Component:
+    """The left column of wide screens (unmounted while the drawer is open)."""
+    return rx.cond(
+        CONVERSATIONS_OPEN.value,
+        rx.fragment(),
+        rx.vstack(
+            *_conversation_list_body(),
+            width="16rem",
+            min_width="16rem",
+            height="100vh",
+            padding="0.75rem",
+            border_right=f"1px solid {rx.color('gray', 5)}",
+            spacing="2",
+            style=wide_only("flex"),
+        ),
+    )
+
+
+def conversations_drawer() -> rx.Component:
+    """The conversation list of narrow screens, opened from the top bar."""
+    return side_drawer(
+        *_conversation_list_body(),
+        trigger=rx.button(
+            rx.icon("messages-square", size=16, aria_hidden="true"),
+            "Conversations",
+            variant="soft",
+            size="2",
+            data_testid="open-conversations",
+        ),
+        open_var=CONVERSATIONS_OPEN,
+        title="Conversations",
+        testid="conversations-drawer",
     )

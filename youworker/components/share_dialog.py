@@ -32,7 +32,7 @@ def _no_groups() -> rx.Component:
     return rx.callout(
         rx.text(
             "You are not in any group yet. ",
-            rx.link("Create or join a group", href="/groups"),
+            rx.link("Create or join a group", href="/groups", underline="always"),
             " to share with its members.",
         ),
         icon="users",

@@ -5,13 +5,13 @@ from __future__ import annotations
 import reflex as rx
 
 from youworker.components.empty import empty_row
-from youworker.components.layout import app_shell, field_error
+from youworker.components.layout import app_shell, confirm_action, field_error, scroll_x
 from youworker.state.account import NEW_KEY, AccountState
 
 
 def _section(title: str, *children: rx.Component) -> rx.Component:
     return rx.card(
-        rx.vstack(rx.heading(title, size="4"), *children, spacing="3", width="100%"),
+        rx.vstack(rx.heading(title, as_="h2", size="4"), *children, spacing="3", width="100%"),
         width="100%",
         margin_bottom="1.25rem",
     )
@@ -27,7 +27,8 @@ def _profile() -> rx.Component:
                         name="display_name",
                         default_value=AccountState.display_name_input,
                         max_length=100,
-                        width="20rem",
+                        width="100%",
+                        max_width="20rem",
                         aria_label="Display name",
                     ),
                     field_error(AccountState.profile_error),
@@ -35,6 +36,7 @@ def _profile() -> rx.Component:
                 ),
                 rx.button("Save", type="submit"),
                 align="start",
+                wrap="wrap",
             ),
             on_submit=AccountState.save_profile,
         ),
@@ -50,18 +52,22 @@ def _password() -> rx.Component:
                     name="current_password",
                     type="password",
                     placeholder="Current password",
+                    aria_label="Current password",
                     auto_complete="current-password",
                     max_length=256,
-                    width="20rem",
+                    width="100%",
+                    max_width="20rem",
                 ),
                 field_error(AccountState.current_password_error),
                 rx.input(
                     name="new_password",
                     type="password",
                     placeholder="New password (10+ characters)",
+                    aria_label="New password (10+ characters)",
                     auto_complete="new-password",
                     max_length=256,
-                    width="20rem",
+                    width="100%",
+                    max_width="20rem",
                 ),
                 field_error(AccountState.new_password_error),
                 rx.button("Change password", type="submit"),
@@ -90,12 +96,21 @@ def _session_row(row: rx.Var[dict[str, str]]) -> rx.Component:
             rx.cond(
                 row["current"] == "yes",
                 rx.badge("this browser", color_scheme="green"),
-                rx.button(
-                    "Revoke",
-                    size="1",
-                    variant="soft",
-                    color_scheme="red",
-                    on_click=AccountState.revoke_session(row["id"]),
+                confirm_action(
+                    rx.button(
+                        "Revoke",
+                        size="1",
+                        variant="soft",
+                        color_scheme="red",
+                        data_testid="revoke-session",
+                    ),
+                    title="Sign this session out?",
+                    description=rx.text(
+                        "The browser ", row["user_agent"], " is signed out at once.", as_="span"
+                    ),
+                    confirm_label="Sign out session",
+                    on_confirm=AccountState.revoke_session(row["id"]),
+                    confirm_testid="confirm-revoke-session",
                 ),
             )
         ),
@@ -105,18 +120,24 @@ def _session_row(row: rx.Var[dict[str, str]]) -> rx.Component:
 def _sessions() -> rx.Component:
     return _section(
         "Sessions",
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[rx.table.column_header_cell(h) for h in ("Browser", "IP", "Last seen", "")]
-                )
+        scroll_x(
+            "Sessions",
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(h)
+                            for h in ("Browser", "IP", "Last seen", "Actions")
+                        ]
+                    )
+                ),
+                rx.table.body(
+                    rx.foreach(AccountState.sessions, _session_row),
+                    empty_row(AccountState.sessions, 4, "No active sessions.", "sessions-empty"),
+                ),
+                width="100%",
+                size="1",
             ),
-            rx.table.body(
-                rx.foreach(AccountState.sessions, _session_row),
-                empty_row(AccountState.sessions, 4, "No active sessions.", "sessions-empty"),
-            ),
-            width="100%",
-            size="1",
         ),
     )
 
@@ -128,12 +149,19 @@ def _key_row(row: rx.Var[dict[str, str]]) -> rx.Component:
         rx.table.cell(row["created"]),
         rx.table.cell(row["last_used"]),
         rx.table.cell(
-            rx.button(
-                "Revoke",
-                size="1",
-                variant="soft",
-                color_scheme="red",
-                on_click=AccountState.revoke_key(row["id"]),
+            confirm_action(
+                rx.button(
+                    "Revoke",
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                    data_testid="revoke-key",
+                ),
+                title=rx.text("Revoke the key ", row["name"], "?", as_="span"),
+                description="Scripts using it are refused from now on. This cannot be undone.",
+                confirm_label="Revoke key",
+                on_confirm=AccountState.revoke_key(row["id"]),
+                confirm_testid="confirm-revoke-key",
             )
         ),
     )
@@ -149,12 +177,14 @@ def _keys() -> rx.Component:
                     rx.text("Copy your new key now: it will not be shown again."),
                     rx.hstack(
                         rx.code(NEW_KEY.value, data_testid="new-api-key"),
-                        rx.button(
+                        rx.icon_button(
                             rx.icon("copy", size=14),
                             size="1",
                             variant="ghost",
+                            aria_label="Copy API key",
                             on_click=rx.set_clipboard(NEW_KEY.value),
                         ),
+                        wrap="wrap",
                     ),
                     rx.button(
                         "Done", size="1", on_click=NEW_KEY.set_value(""), data_testid="key-done"
@@ -170,38 +200,44 @@ def _keys() -> rx.Component:
                     rx.input(
                         name="name",
                         placeholder="Key name, e.g. laptop script",
+                        aria_label="Key name",
                         max_length=100,
-                        width="20rem",
+                        width="100%",
+                        max_width="20rem",
                     ),
                     field_error(AccountState.key_name_error),
                     spacing="1",
                 ),
                 rx.button("Create key", type="submit"),
                 align="start",
+                wrap="wrap",
             ),
             on_submit=AccountState.create_key,
             reset_on_submit=True,
         ),
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(h)
-                        for h in ("Name", "Key", "Created", "Last used", "")
-                    ]
-                )
-            ),
-            rx.table.body(
-                rx.foreach(AccountState.keys, _key_row),
-                empty_row(
-                    AccountState.keys,
-                    5,
-                    "No keys yet. Create one to use the REST API from scripts.",
-                    "api-keys-empty",
+        scroll_x(
+            "API keys",
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(h)
+                            for h in ("Name", "Key", "Created", "Last used", "Actions")
+                        ]
+                    )
                 ),
+                rx.table.body(
+                    rx.foreach(AccountState.keys, _key_row),
+                    empty_row(
+                        AccountState.keys,
+                        5,
+                        "No keys yet. Create one to use the REST API from scripts.",
+                        "api-keys-empty",
+                    ),
+                ),
+                width="100%",
+                size="1",
             ),
-            width="100%",
-            size="1",
         ),
     )
 

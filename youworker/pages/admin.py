@@ -5,7 +5,13 @@ from __future__ import annotations
 import reflex as rx
 
 from youworker.components.empty import empty_row
-from youworker.components.layout import admin_tabs, app_shell, field_error
+from youworker.components.layout import (
+    admin_tabs,
+    app_shell,
+    confirm_action,
+    field_error,
+    scroll_x,
+)
 from youworker.state.admin import AdminState
 from youworker.state.groups import InvitationRow
 
@@ -26,6 +32,7 @@ def _user_row(row: rx.Var[dict[str, str]]) -> rx.Component:
                 size="1",
                 on_change=lambda role: AdminState.set_role(row["id"], role),
                 disabled=row["is_self"] == "yes",
+                custom_attrs={"aria-label": "Role of " + row["email"].to(str)},
             )
         ),
         rx.table.cell(
@@ -50,15 +57,27 @@ def _user_row(row: rx.Var[dict[str, str]]) -> rx.Component:
                             on_click=AdminState.send_reset_link(row["id"]),
                             data_testid=f"reset-{row['email']}",
                         ),
-                        rx.button(
-                            "Deactivate",
-                            size="1",
-                            variant="soft",
-                            color_scheme="red",
-                            on_click=AdminState.set_active(row["id"], "no"),
-                            data_testid=f"deactivate-{row['email']}",
+                        confirm_action(
+                            rx.button(
+                                "Deactivate",
+                                size="1",
+                                variant="soft",
+                                color_scheme="red",
+                                data_testid=f"deactivate-{row['email']}",
+                            ),
+                            title=rx.text("Deactivate ", row["name"], "?", as_="span"),
+                            description=rx.text(
+                                row["email"],
+                                " is signed out everywhere at once and their API keys stop "
+                                "working. You can reactivate the account later.",
+                                as_="span",
+                            ),
+                            confirm_label="Deactivate",
+                            on_confirm=AdminState.set_active(row["id"], "no"),
+                            confirm_testid="confirm-deactivate",
                         ),
                         spacing="2",
+                        wrap="wrap",
                     ),
                     rx.button(
                         "Reactivate",
@@ -77,31 +96,39 @@ def _users() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(
-                rx.heading("Users", size="4"),
+                rx.heading("Users", as_="h2", size="4"),
                 rx.spacer(),
                 rx.input(
                     placeholder="Search by email or name",
+                    aria_label="Search users by email or name",
                     on_change=AdminState.search.debounce(300),
                     max_length=254,
-                    width="18rem",
+                    width="100%",
+                    max_width="18rem",
                 ),
                 width="100%",
+                wrap="wrap",
             ),
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        *[
-                            rx.table.column_header_cell(h)
-                            for h in ("User", "Role", "Status", "Last sign-in", "")
-                        ]
-                    )
+            scroll_x(
+                "Users",
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            *[
+                                rx.table.column_header_cell(h)
+                                for h in ("User", "Role", "Status", "Last sign-in", "Actions")
+                            ]
+                        )
+                    ),
+                    rx.table.body(
+                        rx.foreach(AdminState.users, _user_row),
+                        empty_row(
+                            AdminState.users, 5, "No user matches this search.", "users-empty"
+                        ),
+                    ),
+                    width="100%",
+                    size="1",
                 ),
-                rx.table.body(
-                    rx.foreach(AdminState.users, _user_row),
-                    empty_row(AdminState.users, 5, "No user matches this search.", "users-empty"),
-                ),
-                width="100%",
-                size="1",
             ),
             rx.hstack(
                 rx.button(
@@ -135,12 +162,13 @@ def _users() -> rx.Component:
 def _policy() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Registration", size="4"),
+            rx.heading("Registration", as_="h2", size="4"),
             rx.radio_group(
                 ["open", "invite_only"],
                 value=AdminState.registration_mode,
                 on_change=AdminState.set_registration_mode,
                 direction="row",
+                aria_label="Registration mode",
             ),
             rx.text(
                 "open: anyone who can reach this server may create an account. "
@@ -156,20 +184,29 @@ def _policy() -> rx.Component:
 
 def _pending_row(row: rx.Var[InvitationRow]) -> rx.Component:
     return rx.hstack(
-        rx.icon("mail", size=14),
-        rx.text(row.email, size="2"),
+        rx.icon("mail", size=14, aria_hidden="true"),
+        rx.text(row.email, size="2", word_break="break-all"),
         rx.text(f"expires {row.expires}", size="1", color_scheme="gray"),
         rx.spacer(),
-        rx.button(
-            "Withdraw",
-            size="1",
-            variant="soft",
-            color_scheme="gray",
-            on_click=AdminState.revoke_invitation(row.id),
-            data_testid=f"revoke-site-{row.email}",
+        confirm_action(
+            rx.button(
+                "Withdraw",
+                size="1",
+                variant="soft",
+                color_scheme="gray",
+                data_testid=f"revoke-site-{row.email}",
+            ),
+            title="Withdraw this invitation?",
+            description=rx.text(
+                "The link sent to ", row.email, " stops working at once.", as_="span"
+            ),
+            confirm_label="Withdraw",
+            on_confirm=AdminState.revoke_invitation(row.id),
+            confirm_testid="confirm-withdraw",
         ),
         width="100%",
         align="center",
+        wrap="wrap",
         data_testid="pending-site-invitation",
     )
 
@@ -177,7 +214,7 @@ def _pending_row(row: rx.Var[InvitationRow]) -> rx.Component:
 def _invite() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Invite someone", size="4"),
+            rx.heading("Invite someone", as_="h2", size="4"),
             rx.text(
                 "They get a link to create an account, even when registration is by invitation "
                 "only. To invite into a group, use the group's page.",
@@ -190,12 +227,15 @@ def _invite() -> rx.Component:
                         name="email",
                         type="email",
                         placeholder="name@example.com",
+                        aria_label="Email address to invite",
                         max_length=254,
                         required=True,
-                        width="20rem",
+                        width="100%",
+                        max_width="20rem",
                         data_testid="site-invite-email",
                     ),
                     rx.button("Send invitation", type="submit", data_testid="site-invite-submit"),
+                    wrap="wrap",
                 ),
                 on_submit=AdminState.invite,
                 reset_on_submit=True,

@@ -5,7 +5,13 @@ from __future__ import annotations
 import reflex as rx
 
 from youworker.components.empty import empty_row
-from youworker.components.layout import admin_tabs, app_shell, field_error
+from youworker.components.layout import (
+    admin_tabs,
+    app_shell,
+    field_error,
+    link_button,
+    scroll_x,
+)
 from youworker.state.admin_analytics import (
     PRESETS,
     AdminAnalyticsState,
@@ -33,6 +39,7 @@ def _range_bar(state: type[AnalyticsRange], other_page: rx.Component) -> rx.Comp
                 rx.text("From", size="2"),
                 rx.input(
                     type="date",
+                    aria_label="From",
                     value=state.start,
                     on_change=state.change_start,
                     data_testid="range-start",
@@ -40,6 +47,7 @@ def _range_bar(state: type[AnalyticsRange], other_page: rx.Component) -> rx.Comp
                 rx.text("to", size="2"),
                 rx.input(
                     type="date",
+                    aria_label="To",
                     value=state.end,
                     on_change=state.change_end,
                     data_testid="range-end",
@@ -160,15 +168,15 @@ def _dashboard() -> rx.Component:
     return rx.fragment(
         _range_bar(
             AdminAnalyticsState,
-            rx.link(
-                rx.button("Usage per user", size="2", variant="soft"),
+            link_button(
+                "Usage per user",
                 href="/admin/analytics/users" + AdminAnalyticsState.range_query,
                 data_testid="to-usage",
             ),
         ),
         rx.grid(
             rx.foreach(AdminAnalyticsState.cards, _card),
-            columns="4",
+            columns=rx.breakpoints(initial="2", sm="4"),
             spacing="3",
             width="100%",
             margin_bottom="1rem",
@@ -197,7 +205,7 @@ def _dashboard() -> rx.Component:
                 ("median_latency_ms", "latency", BLUE),
                 ("median_ttft_ms", "time to first token", AMBER),
             ),
-            columns="2",
+            columns=rx.breakpoints(initial="1", md="2"),
             spacing="3",
             width="100%",
         ),
@@ -241,8 +249,8 @@ def _usage() -> rx.Component:
     return rx.fragment(
         _range_bar(
             AdminUsageState,
-            rx.link(
-                rx.button("Dashboard", size="2", variant="soft"),
+            link_button(
+                "Dashboard",
                 href="/admin/analytics" + AdminUsageState.range_query,
                 data_testid="to-dashboard",
             ),
@@ -250,40 +258,46 @@ def _usage() -> rx.Component:
         rx.card(
             rx.vstack(
                 rx.hstack(
-                    rx.heading("Usage per user", size="4"),
+                    rx.heading("Usage per user", as_="h2", size="4"),
                     rx.spacer(),
                     rx.input(
                         placeholder="Search by email or name",
+                        aria_label="Search users by email or name",
                         on_change=AdminUsageState.search.debounce(300),
                         max_length=254,
-                        width="18rem",
+                        width="100%",
+                        max_width="18rem",
                         data_testid="usage-search",
                     ),
                     width="100%",
+                    wrap="wrap",
                 ),
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(
-                            *[
-                                rx.table.column_header_cell(h)
-                                for h in (
-                                    "User",
-                                    "Messages",
-                                    "Tokens",
-                                    "Conversations",
-                                    "Tool calls",
-                                    "Documents",
-                                    "Last message (UTC)",
-                                )
-                            ]
-                        )
+                scroll_x(
+                    "Usage per user",
+                    rx.table.root(
+                        rx.table.header(
+                            rx.table.row(
+                                *[
+                                    rx.table.column_header_cell(h)
+                                    for h in (
+                                        "User",
+                                        "Messages",
+                                        "Tokens",
+                                        "Conversations",
+                                        "Tool calls",
+                                        "Documents",
+                                        "Last message (UTC)",
+                                    )
+                                ]
+                            )
+                        ),
+                        rx.table.body(
+                            rx.foreach(AdminUsageState.rows, _usage_row),
+                            empty_row(AdminUsageState.rows, 7, "No usage to show.", "usage-empty"),
+                        ),
+                        width="100%",
+                        size="1",
                     ),
-                    rx.table.body(
-                        rx.foreach(AdminUsageState.rows, _usage_row),
-                        empty_row(AdminUsageState.rows, 7, "No usage to show.", "usage-empty"),
-                    ),
-                    width="100%",
-                    size="1",
                 ),
                 rx.hstack(
                     rx.button(
@@ -309,6 +323,7 @@ def _usage() -> rx.Component:
                         data_testid="usage-next",
                     ),
                     align="center",
+                    wrap="wrap",
                 ),
                 rx.text(
                     "Messages and tokens count questions and answers in the user's conversations; "

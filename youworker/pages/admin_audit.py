@@ -20,9 +20,12 @@ def _field(label: str, control: rx.Component, error_key: str) -> rx.Component:
     )
 
 
-def _text_input(name: str, value: rx.Var[str], setter: rx.EventHandler, hint: str) -> rx.Component:
+def _text_input(
+    name: str, value: rx.Var[str], setter: rx.EventHandler, hint: str, label: str
+) -> rx.Component:
     return rx.input(
         name=name,
+        aria_label=label,
         value=value,
         on_change=setter,
         placeholder=hint,
@@ -35,7 +38,7 @@ def _text_input(name: str, value: rx.Var[str], setter: rx.EventHandler, hint: st
 
 def _action_select() -> rx.Component:
     return rx.select.root(
-        rx.select.trigger(placeholder="All actions", width="12rem"),
+        rx.select.trigger(placeholder="All actions", width="12rem", aria_label="Action"),
         rx.select.content(
             rx.select.item("All actions", value=ALL_ACTIONS),
             *[
@@ -57,7 +60,11 @@ def _filters() -> rx.Component:
             _field(
                 "Actor",
                 _text_input(
-                    "actor", AdminAuditState.actor, AdminAuditState.set_actor, "email or user id"
+                    "actor",
+                    AdminAuditState.actor,
+                    AdminAuditState.set_actor,
+                    "email or user id",
+                    "Actor",
                 ),
                 "actor",
             ),
@@ -69,6 +76,7 @@ def _filters() -> rx.Component:
                     AdminAuditState.resource_type,
                     AdminAuditState.set_resource_type,
                     "document, user, group…",
+                    "Resource type",
                 ),
                 "resource_type",
             ),
@@ -79,6 +87,7 @@ def _filters() -> rx.Component:
                     AdminAuditState.resource_id,
                     AdminAuditState.set_resource_id,
                     "exact id",
+                    "Resource id",
                 ),
                 "resource_id",
             ),
@@ -87,6 +96,7 @@ def _filters() -> rx.Component:
                 rx.input(
                     type="date",
                     name="start",
+                    aria_label="From",
                     value=AdminAuditState.start,
                     on_change=AdminAuditState.set_start,
                     size="1",
@@ -99,6 +109,7 @@ def _filters() -> rx.Component:
                 rx.input(
                     type="date",
                     name="end",
+                    aria_label="To",
                     value=AdminAuditState.end,
                     on_change=AdminAuditState.set_end,
                     size="1",
@@ -119,6 +130,7 @@ def _filters() -> rx.Component:
                 download_link("Export CSV", AdminAuditState.export_url, testid="audit-export"),
                 spacing="2",
                 align="end",
+                wrap="wrap",
             ),
             wrap="wrap",
             spacing="3",

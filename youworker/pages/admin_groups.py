@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from youworker.components.empty import empty_row
-from youworker.components.layout import admin_tabs, app_shell
+from youworker.components.layout import admin_tabs, app_shell, scroll_x
 from youworker.state.admin_groups import AdminGroupRow, AdminGroupsState
 
 
@@ -40,31 +40,37 @@ def admin_groups_page() -> rx.Component:
             rx.card(
                 rx.vstack(
                     rx.hstack(
-                        rx.heading("Groups", size="4"),
+                        rx.heading("Groups", as_="h2", size="4"),
                         rx.spacer(),
                         rx.input(
                             placeholder="Search by name",
+                            aria_label="Search groups by name",
                             on_change=state.search.debounce(300),
                             max_length=100,
-                            width="18rem",
+                            width="100%",
+                            max_width="18rem",
                         ),
                         width="100%",
+                        wrap="wrap",
                     ),
-                    rx.table.root(
-                        rx.table.header(
-                            rx.table.row(
-                                *[
-                                    rx.table.column_header_cell(h)
-                                    for h in ("Group", "Members", "Your role", "Created")
-                                ]
-                            )
+                    scroll_x(
+                        "Groups",
+                        rx.table.root(
+                            rx.table.header(
+                                rx.table.row(
+                                    *[
+                                        rx.table.column_header_cell(h)
+                                        for h in ("Group", "Members", "Your role", "Created")
+                                    ]
+                                )
+                            ),
+                            rx.table.body(
+                                rx.foreach(state.rows, _row),
+                                empty_row(state.rows, 4, "No groups to show.", "groups-empty"),
+                            ),
+                            width="100%",
+                            size="1",
                         ),
-                        rx.table.body(
-                            rx.foreach(state.rows, _row),
-                            empty_row(state.rows, 4, "No groups to show.", "groups-empty"),
-                        ),
-                        width="100%",
-                        size="1",
                     ),
                     rx.hstack(
                         rx.button(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from youworker.components.empty import empty_row
-from youworker.components.layout import admin_tabs, app_shell
+from youworker.components.layout import admin_tabs, app_shell, scroll_x
 from youworker.state.admin_system import AdminSystemState
 
 STATUS_COLORS = {"ok": "green", "degraded": "amber", "not_configured": "gray", "down": "red"}
@@ -41,7 +41,7 @@ def _health() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(
-                rx.heading("Health", size="4"),
+                rx.heading("Health", as_="h2", size="4"),
                 _status_badge(AdminSystemState.status),
                 rx.spacer(),
                 rx.button(
@@ -55,22 +55,26 @@ def _health() -> rx.Component:
                 ),
                 width="100%",
                 align="center",
+                wrap="wrap",
             ),
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        *[
-                            rx.table.column_header_cell(h)
-                            for h in ("Dependency", "Status", "Latency", "Detail")
-                        ]
-                    )
+            scroll_x(
+                "Health",
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            *[
+                                rx.table.column_header_cell(h)
+                                for h in ("Dependency", "Status", "Latency", "Detail")
+                            ]
+                        )
+                    ),
+                    rx.table.body(
+                        rx.foreach(AdminSystemState.probes, _probe_row),
+                        empty_row(AdminSystemState.probes, 4, "No checks yet.", "probes-empty"),
+                    ),
+                    width="100%",
+                    size="1",
                 ),
-                rx.table.body(
-                    rx.foreach(AdminSystemState.probes, _probe_row),
-                    empty_row(AdminSystemState.probes, 4, "No checks yet.", "probes-empty"),
-                ),
-                width="100%",
-                size="1",
             ),
             width="100%",
         ),
@@ -83,19 +87,24 @@ def _models() -> rx.Component:
     llm, embedder = AdminSystemState.llm, AdminSystemState.embedder
     return rx.card(
         rx.vstack(
-            rx.heading("Models", size="4"),
-            rx.table.root(
-                rx.table.body(
-                    _pair_row("LLM provider (setting)", llm.get("mode", ""), "llm-mode"),
-                    _pair_row("Active LLM provider", llm.get("active", ""), "llm-active"),
-                    _pair_row("Chat model", llm.get("model", ""), "llm-model"),
-                    _pair_row("Provider detail", llm.get("detail", ""), "llm-detail"),
-                    _pair_row("Embedder", embedder.get("name", ""), "embedder-name"),
-                    _pair_row("Vector dimension", embedder.get("dimension", ""), "embedder-dim"),
-                    _pair_row("Collection key", embedder.get("key", ""), "embedder-key"),
+            rx.heading("Models", as_="h2", size="4"),
+            scroll_x(
+                "Models",
+                rx.table.root(
+                    rx.table.body(
+                        _pair_row("LLM provider (setting)", llm.get("mode", ""), "llm-mode"),
+                        _pair_row("Active LLM provider", llm.get("active", ""), "llm-active"),
+                        _pair_row("Chat model", llm.get("model", ""), "llm-model"),
+                        _pair_row("Provider detail", llm.get("detail", ""), "llm-detail"),
+                        _pair_row("Embedder", embedder.get("name", ""), "embedder-name"),
+                        _pair_row(
+                            "Vector dimension", embedder.get("dimension", ""), "embedder-dim"
+                        ),
+                        _pair_row("Collection key", embedder.get("key", ""), "embedder-key"),
+                    ),
+                    width="100%",
+                    size="1",
                 ),
-                width="100%",
-                size="1",
             ),
             width="100%",
         ),
@@ -107,16 +116,19 @@ def _models() -> rx.Component:
 def _versions() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Versions", size="4"),
-            rx.table.root(
-                rx.table.body(
-                    rx.foreach(
-                        AdminSystemState.versions,
-                        lambda row: _pair_row(row["name"], row["version"], "version-row"),
-                    )
+            rx.heading("Versions", as_="h2", size="4"),
+            scroll_x(
+                "Versions",
+                rx.table.root(
+                    rx.table.body(
+                        rx.foreach(
+                            AdminSystemState.versions,
+                            lambda row: _pair_row(row["name"], row["version"], "version-row"),
+                        )
+                    ),
+                    width="100%",
+                    size="1",
                 ),
-                width="100%",
-                size="1",
             ),
             width="100%",
         ),
@@ -128,21 +140,24 @@ def _versions() -> rx.Component:
 def _settings() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Settings", size="4"),
+            rx.heading("Settings", as_="h2", size="4"),
             rx.text(
                 "Secrets are never shown: only whether they are set. Passwords in URLs are masked.",
                 size="1",
                 color_scheme="gray",
             ),
-            rx.table.root(
-                rx.table.body(
-                    rx.foreach(
-                        AdminSystemState.settings_rows,
-                        lambda row: _pair_row(row["name"], row["value"], "setting-row"),
-                    )
+            scroll_x(
+                "Settings",
+                rx.table.root(
+                    rx.table.body(
+                        rx.foreach(
+                            AdminSystemState.settings_rows,
+                            lambda row: _pair_row(row["name"], row["value"], "setting-row"),
+                        )
+                    ),
+                    width="100%",
+                    size="1",
                 ),
-                width="100%",
-                size="1",
             ),
             width="100%",
         ),

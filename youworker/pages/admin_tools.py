@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from youworker.components.empty import empty_row
-from youworker.components.layout import admin_tabs, app_shell
+from youworker.components.layout import admin_tabs, app_shell, scroll_x
 from youworker.state.admin_tools import AdminToolsState, ServerRow, ToolRow
 
 
@@ -50,6 +50,7 @@ def _server_row(row: ServerRow) -> rx.Component:
             rx.switch(
                 checked=row.enabled,
                 on_change=lambda v: AdminToolsState.set_server_enabled(row.id, v),
+                aria_label="Server " + row.name.to(str) + " enabled",
             )
         ),
         rx.table.cell(
@@ -74,6 +75,7 @@ def _tool_row(row: ToolRow) -> rx.Component:
             rx.switch(
                 checked=row.enabled,
                 on_change=lambda v: AdminToolsState.set_tool_enabled(row.name, v),
+                aria_label="Tool " + row.name.to(str) + " enabled",
             )
         ),
         data_testid="tool-row",
@@ -88,10 +90,15 @@ def _error(field: str) -> rx.Component:
 def _add_form() -> rx.Component:
     return rx.form(
         rx.vstack(
-            rx.heading("Add an MCP server", size="3"),
+            rx.heading("Add an MCP server", as_="h3", size="3"),
             rx.hstack(
                 rx.vstack(
-                    rx.input(name="name", placeholder="name (a-z, 0-9, - or _)", max_length=40),
+                    rx.input(
+                        name="name",
+                        placeholder="name (a-z, 0-9, - or _)",
+                        aria_label="Server name",
+                        max_length=40,
+                    ),
                     _error("name"),
                     spacing="1",
                 ),
@@ -100,8 +107,10 @@ def _add_form() -> rx.Component:
                     value=AdminToolsState.transport,
                     on_change=AdminToolsState.set_transport,
                     size="2",
+                    custom_attrs={"aria-label": "Transport"},
                 ),
                 align="start",
+                wrap="wrap",
             ),
             rx.cond(
                 AdminToolsState.transport == "stdio",
@@ -109,17 +118,23 @@ def _add_form() -> rx.Component:
                     rx.input(
                         name="command",
                         placeholder="command, e.g. npx or /usr/bin/python3",
+                        aria_label="Command",
                         max_length=1000,
                         width="100%",
                     ),
                     _error("command"),
                     rx.text_area(
-                        name="args", placeholder="arguments, one per line", rows="3", width="100%"
+                        name="args",
+                        placeholder="arguments, one per line",
+                        aria_label="Arguments",
+                        rows="3",
+                        width="100%",
                     ),
                     _error("args"),
                     rx.text_area(
                         name="env",
                         placeholder="environment, KEY=VALUE per line",
+                        aria_label="Environment",
                         rows="2",
                         width="100%",
                     ),
@@ -154,6 +169,7 @@ def _add_form() -> rx.Component:
                     rx.input(
                         name="url",
                         placeholder="https://host/mcp (streamable HTTP)",
+                        aria_label="Server URL",
                         max_length=2000,
                         width="100%",
                     ),
@@ -210,7 +226,7 @@ def admin_tools_page() -> rx.Component:
                 rx.card(
                     rx.vstack(
                         rx.hstack(
-                            rx.heading("MCP servers", size="4"),
+                            rx.heading("MCP servers", as_="h2", size="4"),
                             rx.spacer(),
                             rx.button(
                                 rx.icon("refresh-cw", size=14),
@@ -221,26 +237,36 @@ def admin_tools_page() -> rx.Component:
                             ),
                             width="100%",
                         ),
-                        rx.table.root(
-                            rx.table.header(
-                                rx.table.row(
-                                    *[
-                                        rx.table.column_header_cell(h)
-                                        for h in ("Name", "Runs", "Status", "Tools", "Enabled", "")
-                                    ]
-                                )
-                            ),
-                            rx.table.body(
-                                rx.foreach(AdminToolsState.servers, _server_row),
-                                empty_row(
-                                    AdminToolsState.servers,
-                                    6,
-                                    "No MCP servers yet. Add one below.",
-                                    "mcp-servers-empty",
+                        scroll_x(
+                            "MCP servers",
+                            rx.table.root(
+                                rx.table.header(
+                                    rx.table.row(
+                                        *[
+                                            rx.table.column_header_cell(h)
+                                            for h in (
+                                                "Name",
+                                                "Runs",
+                                                "Status",
+                                                "Tools",
+                                                "Enabled",
+                                                "Actions",
+                                            )
+                                        ]
+                                    )
                                 ),
+                                rx.table.body(
+                                    rx.foreach(AdminToolsState.servers, _server_row),
+                                    empty_row(
+                                        AdminToolsState.servers,
+                                        6,
+                                        "No MCP servers yet. Add one below.",
+                                        "mcp-servers-empty",
+                                    ),
+                                ),
+                                width="100%",
+                                size="1",
                             ),
-                            width="100%",
-                            size="1",
                         ),
                         rx.divider(),
                         _add_form(),
@@ -250,28 +276,31 @@ def admin_tools_page() -> rx.Component:
                 ),
                 rx.card(
                     rx.vstack(
-                        rx.heading("Tools", size="4"),
+                        rx.heading("Tools", as_="h2", size="4"),
                         rx.text(
                             "Switched-off tools are never offered to the model. Users can also "
                             "switch tools off per conversation.",
                             size="1",
                             color_scheme="gray",
                         ),
-                        rx.table.root(
-                            rx.table.header(
-                                rx.table.row(
-                                    *[
-                                        rx.table.column_header_cell(h)
-                                        for h in ("Tool", "Source", "Description", "Enabled")
-                                    ]
-                                )
+                        scroll_x(
+                            "Tools",
+                            rx.table.root(
+                                rx.table.header(
+                                    rx.table.row(
+                                        *[
+                                            rx.table.column_header_cell(h)
+                                            for h in ("Tool", "Source", "Description", "Enabled")
+                                        ]
+                                    )
+                                ),
+                                rx.table.body(
+                                    rx.foreach(AdminToolsState.tools, _tool_row),
+                                    empty_row(AdminToolsState.tools, 4, "No tools.", "tools-empty"),
+                                ),
+                                width="100%",
+                                size="1",
                             ),
-                            rx.table.body(
-                                rx.foreach(AdminToolsState.tools, _tool_row),
-                                empty_row(AdminToolsState.tools, 4, "No tools.", "tools-empty"),
-                            ),
-                            width="100%",
-                            size="1",
                         ),
                         width="100%",
                     ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from youworker.components.layout import field_error
+from youworker.components.layout import color_mode_toggle, field_error
 from youworker.state.auth import LoginState, RegisterState
 
 MAX_EMAIL = 254
@@ -12,28 +12,30 @@ MAX_PASSWORD = 256
 
 
 def auth_card(*children: rx.Component, title: str) -> rx.Component:
-    return rx.center(
-        rx.card(
-            rx.vstack(
-                rx.hstack(
-                    rx.icon("bot", size=28, color=rx.color("accent", 10)),
-                    rx.heading("YouWorker", size="6"),
-                    align="center",
-                    spacing="2",
+    return rx.box(
+        rx.flex(color_mode_toggle(), justify="end", padding="0.75rem"),
+        rx.el.main(
+            rx.card(
+                rx.vstack(
+                    rx.hstack(
+                        rx.icon("bot", size=28, color=rx.color("accent", 11), aria_hidden="true"),
+                        rx.text("YouWorker", size="6", weight="bold"),
+                        align="center",
+                        spacing="2",
+                    ),
+                    rx.heading(title, as_="h1", size="4", weight="medium"),
+                    *children,
+                    spacing="4",
+                    width="100%",
                 ),
-                rx.heading(title, size="4", weight="medium", color_scheme="gray"),
-                *children,
-                spacing="4",
                 width="100%",
+                max_width="24rem",
+                size="3",
             ),
-            width="24rem",
-            size="3",
-        ),
-        rx.box(
-            rx.color_mode.button(size="1", variant="ghost"),
-            position="fixed",
-            top="1rem",
-            right="1rem",
+            display="flex",
+            justify_content="center",
+            padding_x="1rem",
+            padding_bottom="2rem",
         ),
         min_height="100vh",
         background=rx.color("gray", 2),
@@ -42,7 +44,13 @@ def auth_card(*children: rx.Component, title: str) -> rx.Component:
 
 def form_field(label: str, name: str, error: rx.Var[str], **props: object) -> rx.Component:
     return rx.vstack(
-        rx.text(label, as_="label", html_for=name, size="2", weight="medium"),
+        rx.el.label(
+            label,
+            html_for=name,
+            font_size="var(--font-size-2)",
+            line_height="var(--line-height-2)",
+            font_weight="500",
+        ),
         rx.input(id=name, name=name, width="100%", size="3", **props),
         field_error(error),
         spacing="1",
@@ -91,7 +99,11 @@ def login_page() -> rx.Component:
             on_submit=LoginState.submit,
             width="100%",
         ),
-        rx.text("No account yet? ", rx.link("Create one", href="/register"), size="2"),
+        rx.text(
+            "No account yet? ",
+            rx.link("Create one", href="/register", underline="always"),
+            size="2",
+        ),
         # No self-service reset: it would let anyone probe which emails have accounts.
         rx.text(
             "Forgot your password? Ask an administrator for a reset link.",
@@ -171,6 +183,10 @@ def register_page() -> rx.Component:
                 width="100%",
             ),
         ),
-        rx.text("Already have an account? ", rx.link("Sign in", href="/login"), size="2"),
+        rx.text(
+            "Already have an account? ",
+            rx.link("Sign in", href="/login", underline="always"),
+            size="2",
+        ),
         title="Create your account",
     )

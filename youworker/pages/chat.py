@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
-from youworker.components.conversation_list import conversation_list
+from youworker.components.conversation_list import (
+    conversation_dialogs,
+    conversation_list,
+    conversations_drawer,
+)
 from youworker.components.layout import app_shell_wide
 from youworker.components.message import live_answer, thread_message
 from youworker.components.welcome import welcome
@@ -18,6 +22,7 @@ def _tool_toggle(toggle: ToolToggle) -> rx.Component:
             checked=toggle.enabled,
             on_change=lambda value: ChatState.toggle_tool(toggle.name, value),
             size="1",
+            aria_label=toggle.name,
         ),
         rx.vstack(
             rx.text(toggle.name, size="1", weight="medium"),
@@ -32,6 +37,7 @@ def _header() -> rx.Component:
     return rx.hstack(
         rx.heading(
             rx.cond(ChatState.current_title != "", ChatState.current_title, "New chat"),
+            as_="h1",
             size="4",
             trim="end",
             data_testid="conversation-title",
@@ -52,6 +58,7 @@ def _header() -> rx.Component:
                     checked=ChatState.use_documents,
                     on_change=ChatState.toggle_documents,
                     size="1",
+                    aria_label="Use my documents",
                     data_testid="use-documents",
                 ),
                 rx.text("Use my documents", size="1"),
@@ -83,6 +90,7 @@ def _header() -> rx.Component:
         ),
         width="100%",
         align="center",
+        wrap="wrap",
         padding_bottom="0.5rem",
         border_bottom=f"1px solid {rx.color('gray', 4)}",
     )
@@ -259,7 +267,7 @@ def _workspace() -> rx.Component:
             _header(),
             _thread(),
             _composer(),
-            height="100vh",
+            height="calc(100dvh - var(--yw-top-bar, 0px))",
             width="100%",
             max_width="56rem",
             padding="1rem",
@@ -273,6 +281,14 @@ def chat_page() -> rx.Component:
         # Scrolling, focus and the composer's count: a static file, never built from data.
         rx.script(src="/chat.js"),
         app_shell_wide(
-            rx.hstack(conversation_list(), _workspace(), spacing="0", width="100%", align="start")
+            rx.hstack(
+                conversation_list(),
+                _workspace(),
+                *conversation_dialogs(),
+                spacing="0",
+                width="100%",
+                align="start",
+            ),
+            conversations_drawer(),
         ),
     )

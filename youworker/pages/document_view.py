@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from youworker.components.download import download_link
 from youworker.components.layout import app_shell
 from youworker.state.document_view import DocumentViewState, TextBlock
 
@@ -24,7 +25,7 @@ def _block(block: TextBlock) -> rx.Component:
                 padding_top="1rem",
             ),
         ),
-        ("heading", rx.heading(block.text, size="4", data_testid="section-heading")),
+        ("heading", rx.heading(block.text, as_="h3", size="4", data_testid="section-heading")),
         (
             "passage",
             rx.box(
@@ -66,17 +67,16 @@ def _pager() -> rx.Component:
 def _content() -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.link(rx.hstack(rx.icon("arrow-left", size=14), "Documents"), href="/documents"),
-            rx.spacer(),
             rx.link(
-                rx.button(rx.icon("download", size=14), "Download", variant="soft", size="1"),
-                href=DocumentViewState.download_url,
-                data_testid="view-download",
+                rx.hstack(rx.icon("arrow-left", size=14, aria_hidden="true"), "Documents"),
+                href="/documents",
             ),
+            rx.spacer(),
+            download_link("Download", DocumentViewState.download_url, testid="view-download"),
             width="100%",
             align="center",
         ),
-        rx.heading(DocumentViewState.name, size="5", data_testid="document-title"),
+        rx.heading(DocumentViewState.name, as_="h2", size="5", data_testid="document-title"),
         rx.text(DocumentViewState.meta, size="1", color_scheme="gray"),
         rx.cond(
             DocumentViewState.status != "ready",

@@ -11,7 +11,7 @@ from reflex.vars.base import Var
 from reflex_components_core.core.upload import get_upload_files_context_var_data
 
 from youworker.components.download import download_link
-from youworker.components.layout import app_shell
+from youworker.components.layout import app_shell, scroll_x
 from youworker.components.share_dialog import share_dialog
 from youworker.services.documents.filetypes import SUPPORTED_TYPES
 from youworker.state.documents import DocumentRow, DocumentsState, UploadRow
@@ -29,35 +29,53 @@ _CHOSEN_FILES: Var[list[dict[str, Any]]] = Var(
 )
 
 
+def _name_file_input(component: rx.Component, name: str) -> bool:
+    """Give the dropzone's visually hidden file input an accessible name (no prop for it)."""
+    for child in component.children:
+        if child.tag == "input" and str(getattr(child, "type", "")) == '"file"':
+            child.custom_attrs["aria-label"] = name
+            return True
+        if _name_file_input(child, name):
+            return True
+    return False
+
+
+def _upload_zone() -> rx.Component:
+    zone = rx.upload(
+        rx.vstack(
+            rx.icon("cloud-upload", size=28, color=rx.color("accent", 11), aria_hidden="true"),
+            rx.text("Drop files here or click to choose", weight="medium"),
+            rx.text(
+                f"{SUPPORTED_TYPES}; up to ",
+                DocumentsState.max_upload_mb,
+                " MB each.",
+                size="1",
+                color_scheme="gray",
+            ),
+            align="center",
+            spacing="1",
+        ),
+        id=UPLOAD_ID,
+        multiple=True,
+        max_files=100,
+        max_size=DocumentsState.max_upload_mb * 1024 * 1024,
+        on_drop_rejected=DocumentsState.drop_rejected,
+        border=f"2px dashed {rx.color('gray', 7)}",
+        border_radius="0.75rem",
+        padding="1.5rem",
+        width="100%",
+        cursor="pointer",
+        data_testid="dropzone",
+    )
+    if not _name_file_input(zone, "Choose documents to upload"):
+        raise RuntimeError("the upload component has no file input to name")
+    return zone
+
+
 def _dropzone() -> rx.Component:
     chosen = rx.selected_files(UPLOAD_ID)
     return rx.vstack(
-        rx.upload(
-            rx.vstack(
-                rx.icon("cloud-upload", size=28, color=rx.color("accent", 10)),
-                rx.text("Drop files here or click to choose", weight="medium"),
-                rx.text(
-                    f"{SUPPORTED_TYPES}; up to ",
-                    DocumentsState.max_upload_mb,
-                    " MB each.",
-                    size="1",
-                    color_scheme="gray",
-                ),
-                align="center",
-                spacing="1",
-            ),
-            id=UPLOAD_ID,
-            multiple=True,
-            max_files=100,
-            max_size=DocumentsState.max_upload_mb * 1024 * 1024,
-            on_drop_rejected=DocumentsState.drop_rejected,
-            border=f"2px dashed {rx.color('gray', 7)}",
-            border_radius="0.75rem",
-            padding="1.5rem",
-            width="100%",
-            cursor="pointer",
-            data_testid="dropzone",
-        ),
+        _upload_zone(),
         rx.cond(
             chosen.length() > 0,
             rx.hstack(
@@ -67,6 +85,7 @@ def _dropzone() -> rx.Component:
                     chosen.join(", "),
                     size="2",
                     trim="end",
+                    min_width="0",
                     data_testid="chosen-files",
                 ),
                 rx.spacer(),
@@ -94,6 +113,7 @@ def _dropzone() -> rx.Component:
                 ),
                 width="100%",
                 align="center",
+                wrap="wrap",
             ),
         ),
         width="100%",
@@ -192,7 +212,12 @@ def _status(row: DocumentRow) -> rx.Component:
 def _actions(row: DocumentRow) -> rx.Component:
     return rx.hstack(
         rx.tooltip(
-            download_link("", f"/api/documents/{row.id}/download", testid="download"),
+            download_link(
+                "",
+                f"/api/documents/{row.id}/download",
+                testid="download",
+                aria_label="Download " + row.name.to(str),
+            ),
             content="Download the original",
         ),
         rx.cond(
@@ -204,6 +229,7 @@ def _actions(row: DocumentRow) -> rx.Component:
                         size="1",
                         variant="ghost",
                         on_click=ShareDialogState.open_document(row.id, row.name),
+                        aria_label="Share " + row.name.to(str),
                         data_testid="share",
                     ),
                     content="Share with your groups",
@@ -215,6 +241,8 @@ def _actions(row: DocumentRow) -> rx.Component:
                         variant="ghost",
                         on_click=DocumentsState.reindex(row.id),
                         disabled=(row.status != "ready") & (row.status != "failed"),
+                        aria_label=rx.cond(row.status == "failed", "Retry ", "Re-index ")
+                        + row.name.to(str),
                         data_testid="reindex",
                     ),
                     content=rx.cond(row.status == "failed", "Retry", "Re-index"),
@@ -226,6 +254,7 @@ def _actions(row: DocumentRow) -> rx.Component:
                         variant="ghost",
                         color_scheme="red",
                         on_click=DocumentsState.ask_delete(row.id, row.name),
+                        aria_label="Delete " + row.name.to(str),
                         data_testid="delete",
                     ),
                     content="Delete",
@@ -318,23 +347,26 @@ def _table() -> rx.Component:
     return rx.cond(
         DocumentsState.rows.length() > 0,
         rx.vstack(
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        _header("Name", "name"),
-                        _header("Type", "kind"),
-                        _header("Size", "size_bytes"),
-                        _header("Pages", "page_count"),
-                        _header("Chunks"),
-                        _header("Status", "status"),
-                        _header("Owner"),
-                        _header("Uploaded", "created_at"),
-                        _header(""),
-                    )
+            scroll_x(
+                "Documents",
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            _header("Name", "name"),
+                            _header("Type", "kind"),
+                            _header("Size", "size_bytes"),
+                            _header("Pages", "page_count"),
+                            _header("Chunks"),
+                            _header("Status", "status"),
+                            _header("Owner"),
+                            _header("Uploaded", "created_at"),
+                            _header("Actions"),
+                        )
+                    ),
+                    rx.table.body(rx.foreach(DocumentsState.rows, _row)),
+                    width="100%",
+                    size="1",
                 ),
-                rx.table.body(rx.foreach(DocumentsState.rows, _row)),
-                width="100%",
-                size="1",
             ),
             rx.hstack(
                 rx.text(DocumentsState.range_label, size="1", color_scheme="gray"),
@@ -388,6 +420,7 @@ def _stale_banner() -> rx.Component:
                 ),
                 rx.button("Re-index them", size="1", on_click=DocumentsState.reindex_stale),
                 align="center",
+                wrap="wrap",
             ),
             icon="info",
             color_scheme="amber",

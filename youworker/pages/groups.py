@@ -7,7 +7,7 @@ import reflex as rx
 from youworker.components.audit_table import audit_table
 from youworker.components.download import download_link
 from youworker.components.empty import empty_row
-from youworker.components.layout import app_shell, field_error
+from youworker.components.layout import app_shell, confirm_action, field_error, scroll_x
 from youworker.state.groups import (
     GroupRow,
     GroupsState,
@@ -22,18 +22,22 @@ def _group_card(row: rx.Var[GroupRow]) -> rx.Component:
     return rx.link(
         rx.card(
             rx.hstack(
-                rx.icon("users", size=18),
+                rx.icon("users", size=18, aria_hidden="true"),
                 rx.vstack(
                     rx.text(row.name, weight="medium"),
                     rx.text(row.description, size="1", color_scheme="gray", trim="end"),
                     spacing="0",
                     min_width="0",
+                    flex="1",
                 ),
-                rx.spacer(),
-                rx.badge(row.role),
-                rx.text(f"{row.members} members", size="1", color_scheme="gray"),
+                rx.hstack(
+                    rx.badge(row.role),
+                    rx.text(f"{row.members} members", size="1", color_scheme="gray"),
+                    align="center",
+                ),
                 align="center",
                 width="100%",
+                wrap="wrap",
             ),
             width="100%",
         ),
@@ -54,10 +58,21 @@ def _create_dialog() -> rx.Component:
             rx.form(
                 rx.vstack(
                     rx.text("Name", size="2", weight="medium"),
-                    rx.input(name="name", max_length=100, auto_focus=True, width="100%"),
+                    rx.input(
+                        name="name",
+                        max_length=100,
+                        auto_focus=True,
+                        width="100%",
+                        aria_label="Name",
+                    ),
                     field_error(GroupsState.name_error),
                     rx.text("Description (optional)", size="2", weight="medium"),
-                    rx.text_area(name="description", max_length=1000, width="100%"),
+                    rx.text_area(
+                        name="description",
+                        max_length=1000,
+                        width="100%",
+                        aria_label="Description (optional)",
+                    ),
                     field_error(GroupsState.description_error),
                     rx.hstack(
                         rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
@@ -143,6 +158,7 @@ def groups_page() -> rx.Component:
             _create_dialog(),
             width="100%",
             align="center",
+            wrap="wrap",
             margin_bottom="1rem",
         ),
         _waiting(),
@@ -181,7 +197,10 @@ def _member_row(row: rx.Var[MemberRow]) -> rx.Component:
             rx.cond(
                 GroupState.can_manage,
                 rx.select.root(
-                    rx.select.trigger(data_testid=f"role-{row.email}"),
+                    rx.select.trigger(
+                        data_testid=f"role-{row.email}",
+                        aria_label="Role of " + row.email.to(str),
+                    ),
                     rx.select.content(
                         rx.select.item("admin", value="admin"),
                         rx.select.item("member", value="member"),
@@ -197,13 +216,23 @@ def _member_row(row: rx.Var[MemberRow]) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 manage,
-                rx.button(
-                    "Remove",
-                    size="1",
-                    variant="soft",
-                    color_scheme="red",
-                    on_click=GroupState.remove(row.user_id),
-                    data_testid=f"remove-{row.email}",
+                confirm_action(
+                    rx.button(
+                        "Remove",
+                        size="1",
+                        variant="soft",
+                        color_scheme="red",
+                        data_testid=f"remove-{row.email}",
+                    ),
+                    title=rx.text("Remove ", row.name, " from the group?", as_="span"),
+                    description=rx.text(
+                        row.email,
+                        " loses access at once to everything shared with this group.",
+                        as_="span",
+                    ),
+                    confirm_label="Remove",
+                    on_confirm=GroupState.remove(row.user_id),
+                    confirm_testid="confirm-remove-member",
                 ),
             )
         ),
@@ -214,19 +243,25 @@ def _member_row(row: rx.Var[MemberRow]) -> rx.Component:
 def _members() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Members", size="4"),
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        *[rx.table.column_header_cell(h) for h in ("Person", "Role", "Joined", "")]
-                    )
+            rx.heading("Members", as_="h2", size="4"),
+            scroll_x(
+                "Members",
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            *[
+                                rx.table.column_header_cell(h)
+                                for h in ("Person", "Role", "Joined", "Actions")
+                            ]
+                        )
+                    ),
+                    rx.table.body(
+                        rx.foreach(GroupState.members, _member_row),
+                        empty_row(GroupState.members, 4, "No members.", "members-empty"),
+                    ),
+                    width="100%",
+                    size="1",
                 ),
-                rx.table.body(
-                    rx.foreach(GroupState.members, _member_row),
-                    empty_row(GroupState.members, 4, "No members.", "members-empty"),
-                ),
-                width="100%",
-                size="1",
             ),
             width="100%",
         ),
@@ -236,20 +271,29 @@ def _members() -> rx.Component:
 
 def _pending_row(row: rx.Var[InvitationRow]) -> rx.Component:
     return rx.hstack(
-        rx.icon("mail", size=14),
-        rx.text(row.email, size="2"),
+        rx.icon("mail", size=14, aria_hidden="true"),
+        rx.text(row.email, size="2", word_break="break-all"),
         rx.text(f"invited by {row.inviter} · expires {row.expires}", size="1", color_scheme="gray"),
         rx.spacer(),
-        rx.button(
-            "Withdraw",
-            size="1",
-            variant="soft",
-            color_scheme="gray",
-            on_click=GroupState.revoke(row.id),
-            data_testid=f"revoke-{row.email}",
+        confirm_action(
+            rx.button(
+                "Withdraw",
+                size="1",
+                variant="soft",
+                color_scheme="gray",
+                data_testid=f"revoke-{row.email}",
+            ),
+            title="Withdraw this invitation?",
+            description=rx.text(
+                "The link sent to ", row.email, " stops working at once.", as_="span"
+            ),
+            confirm_label="Withdraw",
+            on_confirm=GroupState.revoke(row.id),
+            confirm_testid="confirm-withdraw",
         ),
         width="100%",
         align="center",
+        wrap="wrap",
         data_testid="pending-invitation",
     )
 
@@ -257,19 +301,22 @@ def _pending_row(row: rx.Var[InvitationRow]) -> rx.Component:
 def _invitations() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Invite people", size="4"),
+            rx.heading("Invite people", as_="h2", size="4"),
             rx.form(
                 rx.hstack(
                     rx.input(
                         name="email",
                         type="email",
                         placeholder="name@example.com",
+                        aria_label="Email address to invite",
                         max_length=254,
                         required=True,
-                        width="20rem",
+                        width="100%",
+                        max_width="20rem",
                         data_testid="invite-email",
                     ),
                     rx.button("Send invitation", type="submit", data_testid="invite-submit"),
+                    wrap="wrap",
                 ),
                 on_submit=GroupState.invite,
                 reset_on_submit=True,
@@ -298,7 +345,7 @@ def _activity() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(
-                rx.heading("Activity", size="4"),
+                rx.heading("Activity", as_="h2", size="4"),
                 rx.spacer(),
                 download_link(
                     "Export CSV",
@@ -306,6 +353,7 @@ def _activity() -> rx.Component:
                     testid="group-activity-export",
                 ),
                 width="100%",
+                wrap="wrap",
             ),
             rx.text(
                 "Membership, invitation and sharing changes in this group (newest 20).",
@@ -329,7 +377,11 @@ def _edit_dialog() -> rx.Component:
                 rx.vstack(
                     rx.text("Name", size="2", weight="medium"),
                     rx.input(
-                        name="name", default_value=GroupState.name, max_length=100, width="100%"
+                        name="name",
+                        default_value=GroupState.name,
+                        max_length=100,
+                        width="100%",
+                        aria_label="Name",
                     ),
                     field_error(GroupState.name_error),
                     rx.text("Description", size="2", weight="medium"),
@@ -338,6 +390,7 @@ def _edit_dialog() -> rx.Component:
                         default_value=GroupState.description,
                         max_length=1000,
                         width="100%",
+                        aria_label="Description",
                     ),
                     field_error(GroupState.description_error),
                     rx.hstack(
@@ -391,34 +444,38 @@ def _confirm_dialog() -> rx.Component:
 def _header() -> rx.Component:
     return rx.hstack(
         rx.vstack(
-            rx.heading(GroupState.name, size="6", data_testid="group-name"),
+            rx.heading(GroupState.name, as_="h2", size="6", data_testid="group-name"),
             rx.text(GroupState.description, color_scheme="gray", size="2"),
             spacing="1",
         ),
         rx.spacer(),
-        rx.cond(GroupState.can_manage, _edit_dialog()),
-        rx.cond(
-            GroupState.my_role != "",
-            rx.button(
-                "Leave",
-                variant="soft",
-                color_scheme="gray",
-                on_click=GroupState.ask("leave"),
-                data_testid="leave-group",
+        rx.hstack(
+            rx.cond(GroupState.can_manage, _edit_dialog()),
+            rx.cond(
+                GroupState.my_role != "",
+                rx.button(
+                    "Leave",
+                    variant="soft",
+                    color_scheme="gray",
+                    on_click=GroupState.ask("leave"),
+                    data_testid="leave-group",
+                ),
             ),
-        ),
-        rx.cond(
-            GroupState.can_manage,
-            rx.button(
-                "Delete",
-                variant="soft",
-                color_scheme="red",
-                on_click=GroupState.ask("delete"),
-                data_testid="delete-group",
+            rx.cond(
+                GroupState.can_manage,
+                rx.button(
+                    "Delete",
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=GroupState.ask("delete"),
+                    data_testid="delete-group",
+                ),
             ),
+            spacing="2",
         ),
         width="100%",
         align="start",
+        wrap="wrap",
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from youworker.components.layout import field_error
+from youworker.components.layout import field_error, link_button
 from youworker.pages.auth import MAX_PASSWORD, auth_card, form_field
 from youworker.state.invite import InviteState
 
@@ -103,10 +103,11 @@ def _valid() -> rx.Component:
             InviteState.signed_in,
             _accept_signed_in(),
             rx.vstack(
-                rx.link(
-                    rx.button("I have an account: sign in", variant="soft", width="100%"),
+                link_button(
+                    "I have an account: sign in",
                     href=InviteState.sign_in_href,
                     width="100%",
+                    justify_content="center",
                     data_testid="invite-sign-in",
                 ),
                 rx.divider(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from youworker.components.layout import link_button
 from youworker.pages.auth import MAX_PASSWORD, auth_card, form_field
 from youworker.services.password_reset import UNAVAILABLE_MESSAGES, ResetStatus
 from youworker.state.password_reset import DONE, PasswordResetState
@@ -67,10 +68,12 @@ def _done() -> rx.Component:
             width="100%",
             data_testid="reset-done",
         ),
-        rx.link(
-            rx.button("Sign in", width="100%", size="3"),
+        link_button(
+            "Sign in",
             href="/login",
             width="100%",
+            justify_content="center",
+            height="var(--space-7)",
             data_testid="reset-sign-in",
         ),
         spacing="3",
@@ -80,7 +83,7 @@ def _done() -> rx.Component:
 
 def _problem(status: ResetStatus) -> rx.Component:
     return rx.vstack(
-        rx.heading(PROBLEM_TITLES[status], size="3"),
+        rx.heading(PROBLEM_TITLES[status], as_="h2", size="3"),
         rx.callout(
             UNAVAILABLE_MESSAGES[status],
             icon="circle-alert",

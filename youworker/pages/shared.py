@@ -82,7 +82,7 @@ def _not_available() -> rx.Component:
         rx.text(
             "This conversation is not available: it does not exist, or it is no longer shared "
             "with a group you belong to. ",
-            rx.link("Back to Shared with me", href="/shared"),
+            rx.link("Back to Shared with me", href="/shared", underline="always"),
         ),
         icon="search-x",
         color_scheme="gray",
@@ -148,7 +148,9 @@ def shared_conversation_page() -> rx.Component:
                         href="/shared",
                         size="2",
                     ),
-                    rx.heading(state.shared_title, size="5", data_testid="conversation-title"),
+                    rx.heading(
+                        state.shared_title, as_="h2", size="5", data_testid="conversation-title"
+                    ),
                     _read_only_note(),
                     _thread(),
                     width="100%",
