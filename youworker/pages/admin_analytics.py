@@ -19,8 +19,34 @@ from youworker.state.admin_analytics import (
     AnalyticsRange,
 )
 
-CHART_HEIGHT = 220
+CHART_HEIGHT = 240
 BLUE, GREEN, RED, AMBER = "#3e63dd", "#30a46c", "#e5484d", "#ffb224"
+# Room around the plot so the first and last day's labels are never cut at the edges.
+CHART_MARGIN = {"top": 8, "right": 20, "bottom": 4, "left": 4}
+TICK = {"fontSize": 12}
+# "2026-07-24" -> "07-24": seven labels fit across a phone.
+SHORT_DAY: rx.vars.FunctionStringVar = rx.vars.FunctionStringVar.create(
+    "((day) => (typeof day === 'string' && day.length === 10 ? day.slice(5) : day))"
+)
+# Values as 950, 12k, 3.4M: every label fits the value axis' fixed width.
+VALUE_AXIS_WIDTH = 44
+SHORT_NUMBER: rx.vars.FunctionStringVar = rx.vars.FunctionStringVar.create(
+    "((v) => (typeof v !== 'number' ? v : Math.abs(v) >= 1e6"
+    " ? `${+(v / 1e6).toFixed(1)}M` : Math.abs(v) >= 1e4 ? `${Math.round(v / 1e3)}k` : `${v}`))"
+)
+# Tool names longer than the category axis are shortened there (the tooltip has them whole).
+TOOL_AXIS_WIDTH = 150
+SHORT_TOOL: rx.vars.FunctionStringVar = rx.vars.FunctionStringVar.create(
+    "((name) => (typeof name === 'string' && name.length > 20 ? `${name.slice(0, 19)}…` : name))"
+)
+# Axis and legend text follow the theme (SVG text ignores the page's colour otherwise).
+CHART_TEXT = {
+    "& .recharts-cartesian-axis-tick-value, & .recharts-legend-item-text": {
+        "fill": "var(--gray-11)",
+        "color": "var(--gray-11) !important",
+    },
+    "& .recharts-cartesian-grid line": {"stroke": "var(--gray-6)"},
+}
 
 
 def _access_denied() -> rx.Component:
@@ -94,54 +120,79 @@ def _card(card: rx.Var[dict[str, str]]) -> rx.Component:
 def _chart(title: str, testid: str, chart: rx.Component) -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.text(title, size="2", weight="medium"),
-            rx.box(chart, width="100%", height=f"{CHART_HEIGHT}px"),
+            rx.heading(title, as_="h2", size="2", weight="medium"),
+            rx.box(chart, width="100%", height=f"{CHART_HEIGHT}px", style=CHART_TEXT),
             width="100%",
         ),
         width="100%",
+        min_width="0",
         data_testid=f"chart-{testid}",
     )
 
 
-def _axes() -> list[rx.Component]:
+def _axes(edge_padding: int) -> list[rx.Component]:
+    """Day axis and value axis; `edge_padding` keeps a line's end points (and their labels)
+    off the plot's edges; value labels are short enough for the value axis."""
     return [
         rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-        rx.recharts.x_axis(data_key="day"),
-        rx.recharts.y_axis(allow_decimals=False),
+        rx.recharts.x_axis(
+            data_key="day",
+            tick=TICK,
+            tick_formatter=SHORT_DAY,
+            interval="preserveStartEnd",
+            min_tick_gap=12,
+            padding={"left": edge_padding, "right": edge_padding},
+        ),
+        rx.recharts.y_axis(
+            allow_decimals=False,
+            width=VALUE_AXIS_WIDTH,
+            tick=TICK,
+            tick_formatter=SHORT_NUMBER,
+        ),
         rx.recharts.graphing_tooltip(),
     ]
 
 
 def _line(title: str, testid: str, *series: tuple[str, str, str]) -> rx.Component:
-    """A line per (data key, legend name, colour) over the days."""
+    """A line per (data key, legend name, colour) over the days. Every day is a dot too, so a
+    single day (or a day between two gaps) still shows."""
     return _chart(
         title,
         testid,
         rx.recharts.line_chart(
-            *_axes(),
+            *_axes(edge_padding=16),
             *[
-                rx.recharts.line(data_key=key, name=name, stroke=colour, dot=False)
+                rx.recharts.line(
+                    data_key=key,
+                    name=name,
+                    stroke=colour,
+                    dot={"r": 3, "fill": colour},
+                    active_dot={"r": 5},
+                )
                 for key, name, colour in series
             ],
             rx.recharts.legend(),
             data=AdminAnalyticsState.series,
+            margin=CHART_MARGIN,
         ),
     )
 
 
 def _bars(title: str, testid: str, *series: tuple[str, str, str]) -> rx.Component:
-    """Stacked bars per (data key, legend name, colour) over the days."""
+    """Stacked bars per (data key, legend name, colour) over the days (at most 40 px wide, so
+    a single day is a bar, not the whole plot)."""
     return _chart(
         title,
         testid,
         rx.recharts.bar_chart(
-            *_axes(),
+            *_axes(edge_padding=0),
             *[
-                rx.recharts.bar(data_key=key, name=name, fill=colour, stack_id="a")
+                rx.recharts.bar(data_key=key, name=name, fill=colour, stack_id="a", max_bar_size=40)
                 for key, name, colour in series
             ],
             rx.recharts.legend(),
             data=AdminAnalyticsState.series,
+            margin=CHART_MARGIN,
         ),
     )
 
@@ -152,14 +203,27 @@ def _tools_chart() -> rx.Component:
         "tools",
         rx.recharts.bar_chart(
             rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-            rx.recharts.x_axis(type_="number", allow_decimals=False),
-            rx.recharts.y_axis(data_key="name", type_="category", width=140),
+            rx.recharts.x_axis(
+                type_="number", allow_decimals=False, tick=TICK, tick_formatter=SHORT_NUMBER
+            ),
+            rx.recharts.y_axis(
+                data_key="name",
+                type_="category",
+                width=TOOL_AXIS_WIDTH,
+                tick=TICK,
+                tick_formatter=SHORT_TOOL,
+            ),
             rx.recharts.graphing_tooltip(),
-            rx.recharts.bar(data_key="ok", name="succeeded", fill=GREEN, stack_id="t"),
-            rx.recharts.bar(data_key="failed", name="failed", fill=RED, stack_id="t"),
+            rx.recharts.bar(
+                data_key="ok", name="succeeded", fill=GREEN, stack_id="t", max_bar_size=32
+            ),
+            rx.recharts.bar(
+                data_key="failed", name="failed", fill=RED, stack_id="t", max_bar_size=32
+            ),
             rx.recharts.legend(),
             data=AdminAnalyticsState.tools,
             layout="vertical",
+            margin=CHART_MARGIN,
         ),
     )
 
