@@ -114,6 +114,7 @@ def _session_row(row: rx.Var[dict[str, str]]) -> rx.Component:
                 ),
             )
         ),
+        key=row["id"],
     )
 
 
@@ -164,6 +165,7 @@ def _key_row(row: rx.Var[dict[str, str]]) -> rx.Component:
                 confirm_testid="confirm-revoke-key",
             )
         ),
+        key=row["id"],
     )
 
 

@@ -88,6 +88,9 @@ def _user_row(row: rx.Var[dict[str, str]]) -> rx.Component:
                 ),
             )
         ),
+        # Keyed by id: a row (and its open confirmation) stays with its user when the list
+        # changes under it, e.g. when a search result arrives.
+        key=row["id"],
         data_testid="user-row",
     )
 
@@ -207,6 +210,7 @@ def _pending_row(row: rx.Var[InvitationRow]) -> rx.Component:
         width="100%",
         align="center",
         wrap="wrap",
+        key=row.id,
         data_testid="pending-site-invitation",
     )
 

@@ -236,6 +236,7 @@ def _member_row(row: rx.Var[MemberRow]) -> rx.Component:
                 ),
             )
         ),
+        key=row.user_id,
         data_testid="member-row",
     )
 
@@ -294,6 +295,7 @@ def _pending_row(row: rx.Var[InvitationRow]) -> rx.Component:
         width="100%",
         align="center",
         wrap="wrap",
+        key=row.id,
         data_testid="pending-invitation",
     )
 
