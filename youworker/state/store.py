@@ -105,7 +105,9 @@ def sealed(manager: StateManager, settings: Settings | None = None) -> StateMana
     if not isinstance(manager, StateManagerRedis) or isinstance(manager, SealedStateManagerRedis):
         return manager
     keys = (settings or get_settings()).security.fernet_keys()
-    return SealedStateManagerRedis(
+    # mypy reads Reflex's overloaded get/set/modify_state as abstract "-redefinition" members
+    # (only without a warm cache); the class implements them through StateManagerRedis.
+    return SealedStateManagerRedis(  # type: ignore[abstract]
         redis=manager.redis,
         token_expiration=manager.token_expiration,
         lock_expiration=manager.lock_expiration,
