@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.flows import fill_registration, new_account, path_is
+from tests.e2e.flows import fill_registration, new_account, open_navigation, path_is
 from tests.files import PAGE_ONE, PAGE_TWO, make_pdf
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -33,10 +33,8 @@ INGEST_TIMEOUT_MS = 120_000
 
 def go_to(page: Page, label: str) -> None:
     """Follow the navigation as a person would, opening the menu first on small screens."""
-    link = page.get_by_test_id(f"nav-{label.lower()}")
-    if not link.is_visible():
-        page.get_by_role("button", name="Open navigation").click()
-    link.click()
+    open_navigation(page)
+    page.get_by_test_id(f"nav-{label.lower()}").click()
     expect(page).to_have_url(path_is(f"/{label.lower()}"))
 
 
@@ -61,8 +59,7 @@ def expect_no_sideways_scroll(page: Page) -> None:
     assert overflow <= 0, f"the page scrolls sideways by {overflow} px"
 
 
-# Tablet and phone sizes join once the layout folds below 1,024 px (they scroll sideways today).
-@pytest.mark.parametrize("size", ["desktop"])
+@pytest.mark.parametrize("size", list(VIEWPORTS))
 def test_first_hour_on_the_built_in_model(
     browser: Browser, base_url: str, size: str, tmp_path: Path
 ) -> None:
