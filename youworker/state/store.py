@@ -105,9 +105,11 @@ def sealed(manager: StateManager, settings: Settings | None = None) -> StateMana
     if not isinstance(manager, StateManagerRedis) or isinstance(manager, SealedStateManagerRedis):
         return manager
     keys = (settings or get_settings()).security.fernet_keys()
-    # mypy reads Reflex's overloaded get/set/modify_state as abstract "-redefinition" members
-    # (only without a warm cache); the class implements them through StateManagerRedis.
-    return SealedStateManagerRedis(  # type: ignore[abstract]
+    # mypy reads Reflex's overloaded get/set/modify_state as abstract "-redefinition" members,
+    # but only on a cold cache (an ignore is then "unused" on a warm one); the class implements
+    # them through StateManagerRedis.
+    manager_class: Any = SealedStateManagerRedis
+    sealed_manager: StateManager = manager_class(
         redis=manager.redis,
         token_expiration=manager.token_expiration,
         lock_expiration=manager.lock_expiration,
@@ -115,3 +117,4 @@ def sealed(manager: StateManager, settings: Settings | None = None) -> StateMana
         oplock_hold_time_ms=manager.oplock_hold_time_ms,
         seal=StateSeal(keys),
     )
+    return sealed_manager
