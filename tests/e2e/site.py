@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, StorageState, expect
 from tests.files import PAGE_ONE, PAGE_TWO, make_pdf
 
 from .flows import Account, new_account, open_form, register
-from .test_documents import expect_ready, row, send, upload
+from .test_documents import choose_model, expect_ready, row, send, upload
 from .test_groups import invitation_link
 from .test_sharing import make_group, switch_on
 
@@ -28,7 +28,7 @@ class Site:
     admin: Account
     member: Account
     admin_state: StorageState
-    conversation: str  # /chat/<id> of the admin's conversation
+    conversation: str  # /chat/<id> of the admin's conversation, a cited answer in it
     document: str  # /documents/<id> of a ready document
     group: str  # /groups/<id>: the admin owns it, the member is in it
     shared: str  # /shared/<id>: the member's conversation, shared with the group
@@ -36,8 +36,12 @@ class Site:
     invite: str  # /invite/<token> for someone without an account
 
 
-def _chat(page: Page, text: str) -> str:
+def _chat(page: Page, text: str, *, cited: bool = False) -> str:
     open_form(page, "/chat")
+    if cited:  # the scripted RAG model answers from the documents, with numbered sources
+        choose_model(page, "test-rag")
+        page.get_by_test_id("use-documents").click()
+        expect(page.get_by_test_id("use-documents")).to_have_attribute("data-state", "checked")
     send(page, text)
     expect(page).to_have_url(re.compile(r"/chat/[0-9a-f-]{36}/?$"))
     expect(page.get_by_test_id("assistant-message")).to_have_attribute("data-status", "complete")
@@ -77,14 +81,16 @@ def build_site(
         shared = shared_chat.replace("/chat/", "/shared/")
 
         me = admin_context.new_page()
-        conversation = _chat(me, "Hello! What can you do?")
-
         handbook = tmp_path / "every-page-handbook.pdf"
         handbook.write_bytes(make_pdf([PAGE_ONE, PAGE_TWO]))
         upload(me, handbook)
         expect_ready(me, handbook.name)
         document = row(me, handbook.name).get_by_role("link", name=handbook.name, exact=True)
         document_path = urlparse(document.get_attribute("href") or "").path
+
+        # A cited answer: sources, inline citation links and the tool card are on the page.
+        conversation = _chat(me, "How much is the meal allowance on business trips?", cited=True)
+        expect(me.get_by_test_id("citation").first).to_be_visible()
 
         open_form(me, "/account")
         me.locator("input[name=name]").fill("every page script")

@@ -322,7 +322,8 @@ def test_drawers_navigate_and_close_on_a_phone(
 
     # A conversation chosen in the drawer opens, and the drawer closes.
     open_conversations(page)
-    page.get_by_test_id("conversation-link").filter(has_text="Hello").first.click()
+    conversation_id = site.conversation.rstrip("/").rsplit("/", 1)[-1]
+    page.locator(f"[data-testid=conversation-link][href*='{conversation_id}']").click()
     expect(page).to_have_url(path_is(site.conversation))
     expect(page.get_by_test_id("conversations-drawer")).to_have_count(0)
     expect(page.get_by_test_id("assistant-message").first).to_be_visible()
