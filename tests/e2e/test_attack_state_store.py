@@ -31,7 +31,8 @@ from youworker.state import auth, chat, documents  # noqa: F401 - the tabs' thre
 from youworker.state.account import AccountState
 from youworker.state.store import StateSeal
 
-from .conftest import BACKEND_WORKERS, E2E_REDIS_URL, REPO_ROOT, SERVER_LOG_KEY
+from .app_server import REPO_ROOT
+from .conftest import BACKEND_WORKERS, E2E_REDIS_URL, SERVER_LOG_KEY
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
