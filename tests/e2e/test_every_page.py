@@ -62,6 +62,10 @@ def _group_actions(page: Page, site: Site) -> list[Locator]:
 
 def _admin_actions(page: Page, site: Site) -> list[Locator]:
     tabs = [page.get_by_test_id(f"admin-tab-{key}") for key in ("users", "system", "outbox")]
+    # The suite's other tests register many people: find the member as an admin would, by
+    # searching (the list is paged, newest first).
+    page.get_by_label("Search users by email or name").fill(site.member.email)
+    expect(page.get_by_test_id("user-row")).to_have_count(1)
     return [
         *tabs,
         page.get_by_test_id(f"deactivate-{site.member.email}"),
