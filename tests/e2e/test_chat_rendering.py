@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from pytest_playwright.pytest_playwright import CreateContextCallback
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,19 +64,30 @@ def test_tables_look_like_tables_questions_keep_their_lines_and_titles_are_plain
     expect(page.get_by_test_id("conversation-title")).to_have_text(title)
 
 
+def expect_tokyo_time(shown: Locator) -> None:
+    """The `<time>` holds a UTC instant and shows it as a clock in Tokyo reads it."""
+    iso = shown.get_attribute("datetime") or ""
+    assert iso.endswith("Z"), iso
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    expect(shown).to_have_text(moment.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M"))
+
+
 def test_times_show_in_the_browser_time_zone(new_context: CreateContextCallback) -> None:
     page = new_context(timezone_id="Asia/Tokyo").new_page()
     register(page, new_account("tokyo"))
     send(page, "What time is it?")
     expect(page.get_by_test_id("assistant-message")).to_have_attribute("data-status", "complete")
     for message in ("user-message", "assistant-message"):
-        shown = page.get_by_test_id(message).get_by_test_id("message-time").locator("time")
-        iso = shown.get_attribute("datetime") or ""
-        assert iso.endswith("Z"), iso
-        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-        expect(shown).to_have_text(
-            moment.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M")
+        expect_tokyo_time(
+            page.get_by_test_id(message).get_by_test_id("message-time").locator("time")
         )
+
+    # Beyond the chat too: the account page's sessions.
+    open_form(page, "/account")
+    session_times = page.locator("table time")
+    expect(session_times.first).to_be_visible()
+    for index in range(session_times.count()):
+        expect_tokyo_time(session_times.nth(index))
 
 
 def test_a_new_chat_welcomes_and_empty_lists_say_so(page: Page, tmp_path: Path) -> None:

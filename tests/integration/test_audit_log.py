@@ -458,7 +458,7 @@ async def test_group_activity_rows_for_the_group_page(world: World) -> None:
     assert rows == [
         {
             "id": str(world.events[3].id),
-            "time": "2025-03-12 12:00:00",
+            "time": "2025-03-12T12:00:00Z",  # the page shows it in the browser's zone
             "actor": "carol@example.com",
             "action": "invitation.create",
             "resource_type": "invitation",

@@ -8,6 +8,7 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from youworker.components.layout import scroll_x
+from youworker.components.local_time import time_element
 
 ResourceClick = Callable[[rx.Var[str], rx.Var[str]], EventSpec]
 
@@ -44,7 +45,9 @@ def _resource(row: rx.Var[dict[str, str]], on_resource: ResourceClick | None) ->
 
 def _row(row: rx.Var[dict[str, str]], on_resource: ResourceClick | None) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.text(row["time"], size="1", white_space="nowrap", title="UTC")),
+        rx.table.cell(
+            rx.text(time_element(row["time"], seconds=True), size="1", white_space="nowrap")
+        ),
         rx.table.cell(rx.text(row["actor"], size="1")),
         rx.table.cell(_action_badge(row["action"])),
         rx.table.cell(_resource(row, on_resource)),
@@ -68,7 +71,7 @@ def _row(row: rx.Var[dict[str, str]], on_resource: ResourceClick | None) -> rx.C
 def audit_table(
     rows: rx.Var[list[dict[str, str]]], on_resource: ResourceClick | None = None
 ) -> rx.Component:
-    """Time (UTC), actor, action, resource, IP and compact details; `on_resource(type, id)`
+    """Time, actor, action, resource, IP and compact details; `on_resource(type, id)`
     makes the resource clickable."""
     return rx.cond(
         rows.length() > 0,
@@ -79,7 +82,7 @@ def audit_table(
                     rx.table.row(
                         *[
                             rx.table.column_header_cell(h)
-                            for h in ("Time (UTC)", "Actor", "Action", "Resource", "IP", "Details")
+                            for h in ("Time", "Actor", "Action", "Resource", "IP", "Details")
                         ]
                     )
                 ),

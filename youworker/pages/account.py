@@ -6,6 +6,7 @@ import reflex as rx
 
 from youworker.components.empty import empty_row
 from youworker.components.layout import app_shell, confirm_action, field_error, scroll_x
+from youworker.components.local_time import time_element
 from youworker.state.account import NEW_KEY, AccountState
 
 
@@ -91,7 +92,7 @@ def _session_row(row: rx.Var[dict[str, str]]) -> rx.Component:
             row["user_agent"], max_width="22rem", overflow="hidden", text_overflow="ellipsis"
         ),
         rx.table.cell(row["ip"]),
-        rx.table.cell(row["last_seen"]),
+        rx.table.cell(time_element(row["last_seen"], missing="never")),
         rx.table.cell(
             rx.cond(
                 row["current"] == "yes",
@@ -147,8 +148,8 @@ def _key_row(row: rx.Var[dict[str, str]]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(row["name"]),
         rx.table.cell(rx.code(row["prefix"] + "…")),
-        rx.table.cell(row["created"]),
-        rx.table.cell(row["last_used"]),
+        rx.table.cell(time_element(row["created"])),
+        rx.table.cell(time_element(row["last_used"], missing="never")),
         rx.table.cell(
             confirm_action(
                 rx.button(

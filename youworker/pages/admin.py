@@ -12,6 +12,7 @@ from youworker.components.layout import (
     field_error,
     scroll_x,
 )
+from youworker.components.local_time import time_element
 from youworker.state.admin import AdminState
 from youworker.state.groups import InvitationRow
 
@@ -42,7 +43,7 @@ def _user_row(row: rx.Var[dict[str, str]]) -> rx.Component:
                 rx.badge("deactivated", color_scheme="red"),
             )
         ),
-        rx.table.cell(row["last_sign_in"]),
+        rx.table.cell(time_element(row["last_sign_in"], missing="never")),
         rx.table.cell(
             rx.cond(
                 row["is_self"] == "yes",
@@ -189,7 +190,7 @@ def _pending_row(row: rx.Var[InvitationRow]) -> rx.Component:
     return rx.hstack(
         rx.icon("mail", size=14, aria_hidden="true"),
         rx.text(row.email, size="2", word_break="break-all"),
-        rx.text(f"expires {row.expires}", size="1", color_scheme="gray"),
+        rx.text("expires ", time_element(row.expires), size="1", color_scheme="gray"),
         rx.spacer(),
         confirm_action(
             rx.button(

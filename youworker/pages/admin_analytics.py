@@ -12,6 +12,7 @@ from youworker.components.layout import (
     link_button,
     scroll_x,
 )
+from youworker.components.local_time import time_element
 from youworker.state.admin_analytics import (
     PRESETS,
     AdminAnalyticsState,
@@ -304,7 +305,7 @@ def _usage_row(row: rx.Var[dict[str, str]]) -> rx.Component:
             rx.table.cell(row[key], data_testid=f"usage-{key}")
             for key in ("messages", "tokens", "conversations", "tool_calls", "documents")
         ],
-        rx.table.cell(row["last_active"]),
+        rx.table.cell(time_element(row["last_active"], missing="—")),
         data_testid="usage-row",
     )
 
@@ -350,7 +351,7 @@ def _usage() -> rx.Component:
                                         "Conversations",
                                         "Tool calls",
                                         "Documents",
-                                        "Last message (UTC)",
+                                        "Last message",
                                     )
                                 ]
                             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from youworker.components.layout import admin_tabs, app_shell
+from youworker.components.local_time import time_element
 from youworker.state.admin_outbox import AdminOutboxState
 
 
@@ -72,7 +73,7 @@ def _mail(row: rx.Var[dict[str, str]]) -> rx.Component:
                 _status_badge(row["status"]),
                 rx.text(row["subject"], weight="medium"),
                 rx.spacer(),
-                rx.text(row["time"], size="1", color_scheme="gray"),
+                rx.text(time_element(row["time"]), size="1", color_scheme="gray"),
                 align="center",
                 width="100%",
                 wrap="wrap",

@@ -12,6 +12,7 @@ from reflex_components_core.core.upload import get_upload_files_context_var_data
 
 from youworker.components.download import download_link
 from youworker.components.layout import app_shell, scroll_x
+from youworker.components.local_time import time_element
 from youworker.components.share_dialog import share_dialog
 from youworker.services.documents.filetypes import SUPPORTED_TYPES
 from youworker.state.documents import DocumentRow, DocumentsState, UploadRow
@@ -299,7 +300,7 @@ def _row(row: DocumentRow) -> rx.Component:
         rx.table.cell(rx.text(row.chunks, size="1")),
         rx.table.cell(_status(row)),
         rx.table.cell(_owner(row)),
-        rx.table.cell(rx.text(row.created, size="1", white_space="nowrap")),
+        rx.table.cell(rx.text(time_element(row.created), size="1", white_space="nowrap")),
         rx.table.cell(_actions(row)),
         data_testid="document-row",
         data_name=row.name,

@@ -8,6 +8,7 @@ from youworker.components.audit_table import audit_table
 from youworker.components.download import download_link
 from youworker.components.empty import empty_row
 from youworker.components.layout import app_shell, confirm_action, field_error, scroll_x
+from youworker.components.local_time import time_element
 from youworker.state.groups import (
     GroupRow,
     GroupsState,
@@ -99,7 +100,8 @@ def _waiting_card(row: rx.Var[WaitingRow]) -> rx.Component:
                 rx.text(row.group_name, weight="medium"),
                 rx.text(
                     rx.cond(row.inviter != "", f"Invited by {row.inviter}", "Invited"),
-                    f" · open until {row.expires}",
+                    " · open until ",
+                    time_element(row.expires),
                     size="1",
                     color_scheme="gray",
                 ),
@@ -274,7 +276,12 @@ def _pending_row(row: rx.Var[InvitationRow]) -> rx.Component:
     return rx.hstack(
         rx.icon("mail", size=14, aria_hidden="true"),
         rx.text(row.email, size="2", word_break="break-all"),
-        rx.text(f"invited by {row.inviter} · expires {row.expires}", size="1", color_scheme="gray"),
+        rx.text(
+            f"invited by {row.inviter} · expires ",
+            time_element(row.expires),
+            size="1",
+            color_scheme="gray",
+        ),
         rx.spacer(),
         confirm_action(
             rx.button(

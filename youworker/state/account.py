@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -14,14 +13,11 @@ from youworker.models import User
 from youworker.services import accounts, api_keys, sessions
 from youworker.services.errors import NotFound, ValidationFailed
 from youworker.state.session import SessionState
+from youworker.state.times import iso_or_empty
 
 # A new API key lives only in the page (React state), never in the tab's server-side state: the
 # state store keeps what a tab shows, and this is shown once.
 NEW_KEY = ClientStateVar.create("new_api_key", default="")
-
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "never"
 
 
 class AccountState(SessionState):
@@ -42,8 +38,8 @@ class AccountState(SessionState):
                 "id": str(row.id),
                 "ip": row.ip or "unknown",
                 "user_agent": (row.user_agent or "unknown")[:120],
-                "last_seen": _when(row.last_seen_at),
-                "created": _when(row.created_at),
+                "last_seen": iso_or_empty(row.last_seen_at),
+                "created": iso_or_empty(row.created_at),
                 "current": "yes" if str(row.id) == self._session_id else "",
             }
             for row in session_rows
@@ -53,8 +49,8 @@ class AccountState(SessionState):
                 "id": str(k.id),
                 "name": k.name,
                 "prefix": k.prefix,
-                "created": _when(k.created_at),
-                "last_used": _when(k.last_used_at),
+                "created": iso_or_empty(k.created_at),
+                "last_used": iso_or_empty(k.last_used_at),
             }
             for k in key_rows
         ]

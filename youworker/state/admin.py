@@ -19,6 +19,7 @@ from youworker.services.errors import (
 )
 from youworker.state.groups import InvitationRow, delivery_note
 from youworker.state.session import SessionState
+from youworker.state.times import iso_or_empty, iso_utc
 
 PAGE_SIZE = 20
 
@@ -55,7 +56,7 @@ class AdminState(SessionState):
                 id=str(p.id),
                 email=p.email,
                 inviter=p.inviter_name,
-                expires=p.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+                expires=iso_utc(p.expires_at),
             )
             for p in pending
         ]
@@ -68,9 +69,7 @@ class AdminState(SessionState):
                 "role": u.role,
                 "active": "yes" if u.is_active else "",
                 "created": u.created_at.strftime("%Y-%m-%d"),
-                "last_sign_in": u.last_sign_in_at.strftime("%Y-%m-%d %H:%M")
-                if u.last_sign_in_at
-                else "never",
+                "last_sign_in": iso_or_empty(u.last_sign_in_at),
                 "is_self": "yes" if u.id == actor.id else "",
             }
             for u in result.users

@@ -14,6 +14,7 @@ from youworker.models import User
 from youworker.services import analytics
 from youworker.services.errors import ServiceError, ValidationFailed
 from youworker.state.session import SessionState
+from youworker.state.times import iso_or_empty
 
 DEFAULT_DAYS = 30
 PRESETS = (7, 30, 90)
@@ -239,9 +240,7 @@ class AdminUsageState(SessionState, AnalyticsRange):
                 "conversations": count(r.conversations),
                 "tool_calls": count(r.tool_calls),
                 "documents": count(r.documents),
-                "last_active": r.last_active.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-                if r.last_active
-                else "—",
+                "last_active": iso_or_empty(r.last_active),
             }
             for r in result.rows
         ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import UTC
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +15,7 @@ from youworker.models import User
 from youworker.services import audit_log
 from youworker.services.errors import ServiceError, ValidationFailed
 from youworker.state.session import SessionState
+from youworker.state.times import iso_utc
 
 PAGE_SIZE = 50
 ALL_ACTIONS = "all"
@@ -28,7 +28,7 @@ def audit_rows(events: Iterable[audit_log.AuditEntry]) -> list[dict[str, str]]:
     return [
         {
             "id": str(event.id),
-            "time": event.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            "time": iso_utc(event.created_at),
             "actor": event.actor_email or "system",
             "action": event.action,
             "resource_type": event.resource_type or "",

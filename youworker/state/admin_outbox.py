@@ -11,6 +11,7 @@ from youworker.services import mail
 from youworker.services.errors import AuthenticationFailed, Forbidden
 from youworker.settings import get_settings
 from youworker.state.session import SessionState
+from youworker.state.times import iso_utc
 
 PAGE_SIZE = 20
 
@@ -24,7 +25,7 @@ def outbox_row(entry: mail.OutboxEntry) -> dict[str, str]:
         "subject": entry.subject,
         "kind": entry.kind,
         "status": entry.status,
-        "time": entry.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "time": iso_utc(entry.created_at),
         "body": entry.body or "",
         "link": entry.link or "",
         "error": entry.error or "",

@@ -39,13 +39,13 @@ from youworker.state.chat_rows import (
     ConversationRow,
     MessageRow,
     ToolRow,
-    iso_utc,
     message_rows,
     question_row,
     tool_row_from_card,
 )
 from youworker.state.live_pace import live_pace
 from youworker.state.session import SessionState
+from youworker.state.times import iso_utc
 
 COMPOSER_ID = "composer"
 # The composer empties once a message is accepted; a refused one stays to be edited.

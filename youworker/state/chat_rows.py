@@ -17,6 +17,7 @@ from youworker.services.chat_runs import ToolCard
 from youworker.services.documents import access
 from youworker.services.documents.citations import Citation, link_citations, passage_url
 from youworker.services.markdown import escape_raw_html
+from youworker.state.times import iso_utc
 
 
 @dataclasses.dataclass
@@ -59,12 +60,6 @@ class ConversationRow:
     id: str = ""
     title: str = ""
     updated: str = ""  # ISO 8601, UTC
-
-
-def iso_utc(moment: datetime) -> str:
-    """A stored time (naive means UTC) for the browser to show in its own time zone."""
-    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return aware.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _detail(view: chat.MessageView) -> str:

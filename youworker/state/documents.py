@@ -22,6 +22,7 @@ from youworker.services.errors import ServiceError
 from youworker.settings import get_settings
 from youworker.state.session import SessionState
 from youworker.state.share_dialog import DOCUMENT, ShareDialogState
+from youworker.state.times import iso_utc
 
 PAGE_SIZE = 20
 DEFAULT_SORT = "created_at"
@@ -131,7 +132,7 @@ def _row(
         status_label=STATUS_LABELS.get(view.status, view.status),
         error=view.error or "",
         owner="you" if view.is_owner else view.owner_name,
-        created=view.created_at.strftime("%Y-%m-%d %H:%M"),
+        created=iso_utc(view.created_at),
         is_owner=view.is_owner,
         stale=bool(embedder_key and view.embedder_key) and view.embedder_key != embedder_key,
         share_label=_share_label(view.is_owner, groups),

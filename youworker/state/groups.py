@@ -16,6 +16,7 @@ from youworker.services import groups, invitation_inbox, invitations
 from youworker.services.errors import NotFound, ServiceError, ValidationFailed
 from youworker.state.admin_audit import group_activity_rows
 from youworker.state.session import SessionState
+from youworker.state.times import iso_utc
 
 GroupAction = Callable[[AsyncSession, User, uuid.UUID], Awaitable[object]]
 
@@ -92,7 +93,7 @@ class GroupsState(SessionState):
                 id=str(w.id),
                 group_name=w.group_name,
                 inviter=w.inviter_name,
-                expires=w.expires_at.strftime("%Y-%m-%d"),
+                expires=iso_utc(w.expires_at),
             )
             for w in waiting
         ]
@@ -230,7 +231,7 @@ class GroupState(SessionState):
                 id=str(p.id),
                 email=p.email,
                 inviter=p.inviter_name,
-                expires=p.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+                expires=iso_utc(p.expires_at),
             )
             for p in pending
         ]
