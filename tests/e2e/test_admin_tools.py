@@ -66,6 +66,24 @@ def test_admin_adds_a_working_and_a_broken_mcp_server(
         page.get_by_test_id("tool-row").filter(has_text="demo__add").get_by_role("switch")
     ).not_to_be_checked()
 
+    # Removing asks first; Cancel and Escape leave the server registered.
+    dialog = page.get_by_role("alertdialog")
+    remove = page.get_by_test_id("server-row").filter(has_text="broken").get_by_role("button")
+    remove.filter(has_text="Remove").click()
+    expect(dialog).to_contain_text("broken")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+    remove.filter(has_text="Remove").click()
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    page.reload()
+    expect(page.get_by_test_id("server-row").filter(has_text="broken")).to_have_count(1)
+    remove.filter(has_text="Remove").click()
+    dialog.get_by_role("button", name="Remove").click()
+    expect(page.get_by_test_id("server-row").filter(has_text="broken")).to_have_count(0)
+    expect(page.get_by_test_id("server-row").filter(has_text="demo")).to_have_count(1)
+
 
 def test_bad_server_input_gets_field_messages(admin_context: BrowserContext) -> None:
     page = admin_context.new_page()

@@ -208,6 +208,8 @@ def _delete_dialog() -> rx.Component:
             ),
         ),
         open=AdminToolsState.deleting_id != "",
+        # Escape and a click outside close it like Cancel (Radix reports them as "closed").
+        on_open_change=lambda _open: AdminToolsState.cancel_delete(),
     )
 
 
