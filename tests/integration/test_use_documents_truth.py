@@ -112,6 +112,18 @@ async def test_documents_with_no_indexed_passage_are_no_match_not_no_documents(
     assert answer.citations == []
 
 
+async def test_a_question_no_passage_is_about_is_no_match(
+    db: AsyncSession, alice: User, runs: ChatRuns, server: OllamaTestServer, handbook: str
+) -> None:
+    # The handbook is indexed, but nothing in it is about this: no passage is offered or cited.
+    conversation_id = await documents_chat(db, alice)
+    await ask(runs, alice, conversation_id, "Who won the football world cup in 2018?")
+    answer = (await messages(alice, conversation_id))[-1]
+    assert answer.content.startswith(chat_documents.notice_markdown(chat_documents.NO_MATCH))
+    assert answer.citations == []
+    assert "42 euros" not in str(server.chat_requests()[-1]["messages"])
+
+
 async def test_search_switched_off_by_an_admin_says_so(
     db: AsyncSession,
     alice: User,

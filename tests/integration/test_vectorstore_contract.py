@@ -9,6 +9,7 @@ built-in ONNX embedder, so the ranking assertions are about real vectors.
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -234,6 +235,21 @@ async def test_results_are_fused_ranked_and_limited(
     assert top["document_id"] == A_HANDBOOK
     assert top["text"].startswith("Forgot your password?")
     assert {"page", "heading", "chunk_index", "document_name"} <= top.keys()
+
+
+async def test_hits_carry_their_dense_cosine_to_the_query(
+    seeded: VectorStore, ask: dict[str, Query], points: list[ChunkPoint]
+) -> None:
+    # The fused score is only a rank; the similarity is what the relevance floor reads.
+    query = ask["How do I reset my password?"]
+    stored = {point.id: point.dense for point in points}
+    hits = await search(seeded, query, AccessFilter(ALICE, ["g-x"]))
+    assert hits
+    for hit in hits:
+        vector = stored[hit.id]
+        dot = sum(q * v for q, v in zip(query.dense, vector, strict=True))
+        norms = math.hypot(*query.dense) * math.hypot(*vector)
+        assert hit.similarity == pytest.approx(dot / norms, abs=1e-4)
 
 
 async def test_dense_only_when_the_query_has_no_terms(

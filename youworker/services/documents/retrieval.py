@@ -17,7 +17,12 @@ from sqlmodel import col, select
 from youworker.logging import get_logger
 from youworker.models import Document, User
 from youworker.services.authz import require_active
-from youworker.services.documents.embedders import Embedder, EmbedderError, sparse_vector
+from youworker.services.documents.embedders import (
+    MINILM_NAME,
+    Embedder,
+    EmbedderError,
+    sparse_vector,
+)
 from youworker.services.documents.library import group_ids_of, readable_clause
 from youworker.services.documents.vectorstore import AccessFilter, VectorStore, VectorStoreError
 from youworker.services.errors import Unavailable, ValidationFailed
@@ -26,6 +31,11 @@ log = get_logger(__name__)
 
 QUERY_MAX_CHARS = 2000
 MAX_RESULTS = 50
+# When even the closest passage's cosine to the question is below this, no passage is about it
+# and the search finds nothing (else every question "finds" the top 5 of unrelated text). Per
+# embedder, because each has its own scale; measured for the built-in one on the test handbook:
+# off-topic questions 0.02-0.15, questions about it 0.21-0.82 (tests/unit/test_relevance_floor.py).
+RELEVANCE_FLOORS = {MINILM_NAME: 0.18}
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,10 @@ async def search_passages(
     except (EmbedderError, VectorStoreError) as exc:
         log.warning("documents.search_unavailable", user=str(user.id), error=str(exc))
         raise Unavailable(f"Your documents cannot be searched right now ({exc}).") from exc
+    closest = max((hit.similarity for hit in hits), default=0.0)
+    if closest < RELEVANCE_FLOORS.get(embedder.name, float("-inf")):
+        log.info("documents.search_unrelated", user=str(user.id), closest=round(closest, 3))
+        hits = []
     hit_documents = {uuid.UUID(str(hit.payload.get("document_id"))) for hit in hits}
     names: dict[str, str] = {}
     if hit_documents:

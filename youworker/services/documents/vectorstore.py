@@ -73,11 +73,25 @@ class ChunkPoint:
 
 @dataclass(frozen=True)
 class ScoredChunk:
-    """A search hit: the chunk's point id, its fused score and payload."""
+    """A search hit: the chunk's point id, its fused score and payload, and how close its
+    meaning is to the query's (cosine of the dense vectors; the fused score is only a rank)."""
 
     id: str
     score: float
     payload: dict[str, Any]
+    similarity: float = 0.0
+
+
+def cosine(query: Sequence[float], stored: Any) -> float:
+    """Cosine of the query to a stored dense vector (stores keep them normalised).
+
+    `stored` is what the engine returns for a point's vectors: a dict by name or the list itself.
+    """
+    vector = stored.get(DENSE) if isinstance(stored, dict) else stored
+    if not vector:
+        return 0.0
+    norm = sum(x * x for x in query) ** 0.5
+    return sum(q * v for q, v in zip(query, vector, strict=False)) / norm if norm else 0.0
 
 
 @runtime_checkable
@@ -182,7 +196,10 @@ def rrf_fuse(
             scores[hit.id] = scores.get(hit.id, 0.0) + 1.0 / (k + rank)
             first_seen.setdefault(hit.id, hit)
     best = sorted(scores.items(), key=lambda item: item[1], reverse=True)[:limit]
-    return [ScoredChunk(pid, score, first_seen[pid].payload) for pid, score in best]
+    return [
+        ScoredChunk(pid, score, first_seen[pid].payload, first_seen[pid].similarity)
+        for pid, score in best
+    ]
 
 
 # -- embedded: qdrant-edge ---------------------------------------------------------------------
@@ -385,10 +402,15 @@ class EdgeVectorStore:
             query=fusion,
             # Each prefetch carries the filter; a second copy here would only be evaluated again.
             with_payload=True,
-            with_vector=False,
+            with_vector=[DENSE],
         )
         hits = self._run(key, "search", lambda shard: shard.query(request), default=[])
-        return [ScoredChunk(str(hit.id), float(hit.score), dict(hit.payload or {})) for hit in hits]
+        return [
+            ScoredChunk(
+                str(hit.id), float(hit.score), dict(hit.payload or {}), cosine(dense, hit.vector)
+            )
+            for hit in hits
+        ]
 
     def _close_sync(self) -> None:
         # Under the open lock throughout: a reopen must wait until the shard released its WAL.
@@ -693,7 +715,7 @@ class QdrantServerStore:
         try:
             if self.server_fusion:
                 try:
-                    return await self._search_fused(name, queries, where, limit)
+                    return await self._search_fused(name, dense, queries, where, limit)
                 except UnexpectedResponse as exc:
                     if exc.status_code not in (400, 422):
                         raise
@@ -701,12 +723,17 @@ class QdrantServerStore:
                     logger.warning(
                         "qdrant refused the RRF query; fusing in Python", name=name, error=str(exc)
                     )
-            return await self._search_python_fusion(name, queries, where, limit)
+            return await self._search_python_fusion(name, dense, queries, where, limit)
         except _server_failures() as exc:
             raise _server_error(name, "search", exc) from exc
 
     async def _search_fused(
-        self, name: str, queries: list[tuple[str, Any]], where: qm.Filter, limit: int
+        self,
+        name: str,
+        dense: list[float],
+        queries: list[tuple[str, Any]],
+        where: qm.Filter,
+        limit: int,
     ) -> list[ScoredChunk]:
         from qdrant_client.http import models
 
@@ -720,14 +747,22 @@ class QdrantServerStore:
             query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
             limit=limit,
             with_payload=True,
+            with_vectors=[DENSE],
         )
         return [
-            ScoredChunk(str(hit.id), float(hit.score), dict(hit.payload or {}))
+            ScoredChunk(
+                str(hit.id), float(hit.score), dict(hit.payload or {}), cosine(dense, hit.vector)
+            )
             for hit in response.points
         ]
 
     async def _search_python_fusion(
-        self, name: str, queries: list[tuple[str, Any]], where: qm.Filter, limit: int
+        self,
+        name: str,
+        dense: list[float],
+        queries: list[tuple[str, Any]],
+        where: qm.Filter,
+        limit: int,
     ) -> list[ScoredChunk]:
         from qdrant_client.http import models
 
@@ -736,14 +771,24 @@ class QdrantServerStore:
             name,
             requests=[
                 models.QueryRequest(
-                    query=query, using=using, filter=where, limit=candidates, with_payload=True
+                    query=query,
+                    using=using,
+                    filter=where,
+                    limit=candidates,
+                    with_payload=True,
+                    with_vector=[DENSE],
                 )
                 for using, query in queries
             ],
         )
         ranked = [
             [
-                ScoredChunk(str(hit.id), float(hit.score), dict(hit.payload or {}))
+                ScoredChunk(
+                    str(hit.id),
+                    float(hit.score),
+                    dict(hit.payload or {}),
+                    cosine(dense, hit.vector),
+                )
                 for hit in r.points
             ]
             for r in responses
