@@ -1,4 +1,5 @@
-"""`youworker` command line: migrate, create-admin, check, generate-key, rotate-key, worker."""
+"""`youworker` command line: migrate, create-admin, check, generate-key, rotate-key, worker,
+import."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import getpass
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet
@@ -180,6 +182,47 @@ def cmd_generate_key(_: argparse.Namespace) -> int:
     return 0
 
 
+async def _import(paths: list[Path], email: str, group: str | None) -> int:
+    from tqdm import tqdm
+
+    from youworker.db import dispose_engine
+    from youworker.services import runtime
+    from youworker.services.documents import bulk_import
+    from youworker.services.errors import ServiceError
+    from youworker.settings import get_settings
+
+    try:
+        target = await bulk_import.resolve_target(email, group)
+        files = bulk_import.files_to_import(paths)
+        with tqdm(total=len(files), unit="file", file=sys.stderr) as bar:
+
+            def report(result: bulk_import.FileResult) -> None:
+                if result.outcome is bulk_import.Outcome.REFUSED:
+                    bar.write(f"refused: {result.label}: {result.reason}", file=sys.stdout)
+                bar.update()
+
+            results = await bulk_import.import_files(
+                target,
+                files,
+                runtime.get_file_store(),
+                get_settings().documents.max_upload_bytes,
+                report,
+            )
+    except ServiceError as exc:
+        _out(f"error: {exc.message}")
+        return 2
+    finally:
+        await dispose_engine()
+    counts = {o: sum(1 for r in results if r.outcome is o) for o in bulk_import.Outcome}
+    _out(", ".join(f"{counts[o]} {o.value}" for o in bulk_import.Outcome))
+    _out("The app indexes the added files; the Documents page shows their progress.")
+    return 1 if counts[bulk_import.Outcome.REFUSED] else 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    return asyncio.run(_import(args.paths, args.user, args.group))
+
+
 def _positive_int(raw: str) -> int:
     value = int(raw)
     if value < 1:
@@ -215,6 +258,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(several workers take turns on it)",
     )
     worker.set_defaults(func=cmd_worker)
+    importer = commands.add_parser(
+        "import",
+        help="add files and folders from this server to a person's documents (re-running "
+        "skips what is already there)",
+    )
+    importer.add_argument("paths", nargs="+", type=Path, help="files or folders (recursive)")
+    importer.add_argument("--user", required=True, help="email of the account they go to")
+    importer.add_argument("--group", help="also share them with this group of the user's")
+    importer.set_defaults(func=cmd_import)
     return parser
 
 
