@@ -209,6 +209,21 @@ def test_html_text_only_with_headings() -> None:
         assert removed not in page_text
 
 
+def test_html_navigation_chrome_is_not_text() -> None:
+    # A DocBook manual page (PostgreSQL's) and a site with <nav> and a Sphinx sidebar.
+    html = """<html><head><title>9.27. Admin Functions</title></head><body>
+<div class="navheader"><table><tr><th>9.27. Admin Functions</th></tr>
+<tr><td><a href="a.html">Prev</a></td><td>Up</td><td>Home</td><td>Next</td></tr></table></div>
+<nav><a href="/">Home</a> <a href="/docs">Docs</a></nav>
+<div role="navigation">Jump to section</div>
+<div class="sphinxsidebar">Quick search</div>
+<div class="sect1"><h2>9.27. Admin Functions</h2><p>Cancel a query with a signal.</p></div>
+<div class="navfooter">Prev Up Next</div>
+</body></html>"""
+    document = parse_document(html.encode(), "functions-admin.html")
+    assert document.pages[0].text == "9.27. Admin Functions\n\nCancel a query with a signal."
+
+
 def test_web_page_saved_as_txt_is_read_as_html() -> None:
     data = b"<!doctype html><html><body><h1>Saved</h1><script>x()</script>page</body></html>"
     assert detect_kind(data, "saved.txt") == "html"

@@ -657,6 +657,14 @@ _HTML_PARAGRAPH = (
     "hr",
 )
 _HTML_LINE = ("li", "tr", "dt", "dd", "caption", "legend")
+# Site chrome repeated on every page of a manual or site ("Prev | Up | Home | Next", menus):
+# as passages they match every question a little and answer none. <nav>, role="navigation",
+# and the class names documentation generators give their navigation bars (DocBook, Sphinx,
+# common themes).
+_NAV_CLASSES = frozenset(
+    {"navheader", "navfooter", "navbar", "navigation", "breadcrumb", "breadcrumbs"}
+    | {"sphinxsidebar", "related", "skip-link", "skip-to-content"}
+)
 # Block boundaries are marked while walking and merged afterwards: <li> inside <ul> inside <div>
 # is one line break, not three. The marks are control characters no parsed text keeps.
 _PARA, _LINE_BREAK = "\x1d", "\x1e"
@@ -691,7 +699,16 @@ def _soup(text: str) -> tuple[Any, str | None]:
         tag.decompose()
     for tag in soup.find_all(hidden=True):
         tag.decompose()
+    for tag in soup.find_all(_is_navigation):
+        tag.decompose()
     return soup, (title[:300] or None)
+
+
+def _is_navigation(tag: Any) -> bool:
+    if tag.name == "nav" or tag.get("role") == "navigation":
+        return True
+    classes = tag.get("class") or ()
+    return any(name.lower() in _NAV_CLASSES for name in classes)
 
 
 def _html_events(soup: Any) -> Iterator[tuple[str, str, int]]:
