@@ -203,3 +203,25 @@ def test_real_pdf_chunks_cite_the_right_page() -> None:
 def test_options_are_validated(max_tokens: int, overlap: int) -> None:
     with pytest.raises(ValueError):
         ChunkingOptions(max_tokens=max_tokens, overlap_tokens=overlap)
+
+
+def _chunk(text: str, path: tuple[str, ...]) -> Chunk:
+    return Chunk(0, 1, path[-1] if path else None, path, text, 10, 0, len(text))
+
+
+def test_an_embedded_passage_says_where_it_sits() -> None:
+    from youworker.services.documents.ingest import passage_text
+
+    nested = _chunk("pg_cancel_backend stops a query.", ("9.27. Admin", "9.27.2. Signals"))
+    assert passage_text(nested, "9.27. Admin") == (
+        "9.27. Admin > 9.27.2. Signals\npg_cancel_backend stops a query."
+    )
+    # A passage that opens with its heading does not repeat it; no title, no headings: text only.
+    opening = _chunk(
+        "9.27.2. Signals\n\nThe functions send signals.", ("9.27. Admin", "9.27.2. Signals")
+    )
+    assert (
+        passage_text(opening, None) == "9.27. Admin\n9.27.2. Signals\n\nThe functions send signals."
+    )
+    assert passage_text(_chunk("Plain notes.", ()), None) == "Plain notes."
+    assert passage_text(_chunk("Plain notes.", ()), "handbook") == "handbook\nPlain notes."
