@@ -9,6 +9,7 @@ account of the fresh data directory (who becomes the admin), the others are newc
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -29,6 +30,16 @@ VIEWPORTS = {
 # answer, and the first upload loads the embedding model.
 ANSWER_TIMEOUT_MS = 240_000
 INGEST_TIMEOUT_MS = 120_000
+# `SCREENSHOTS=docs/screenshots make test` (or pytest tests/e2e_newcomer) refreshes the README's
+# pictures from this journey: the real UI on the built-in model, at desktop and phone size.
+SCREENSHOTS = os.environ.get("SCREENSHOTS", "")
+
+
+def snapshot(page: Page, size: str, name: str) -> None:
+    """Save the README's picture of this step (desktop and phone only), when asked to."""
+    if SCREENSHOTS and size in ("desktop", "phone"):
+        suffix = "" if size == "desktop" else "-phone"
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}{suffix}.png"))
 
 
 def go_to(page: Page, label: str) -> None:
@@ -93,6 +104,7 @@ def test_first_hour_on_the_built_in_model(
         ).get_by_test_id("document-status")
         expect(status).to_have_attribute("data-status", "ready", timeout=INGEST_TIMEOUT_MS)
         expect_no_sideways_scroll(page)
+        snapshot(page, size, "documents")
 
         go_to(page, "Chat")
         expect(page.get_by_test_id("assistant-message")).to_have_count(0)  # a new chat
@@ -103,6 +115,7 @@ def test_first_hour_on_the_built_in_model(
         answer = expect_complete_answer(page)
         citation = answer.get_by_test_id("citation").first
         expect(citation).to_contain_text("handbook.pdf · page 2")
+        snapshot(page, size, "chat-citations")
 
         citation.click()
         expect(page).to_have_url(re.compile(r"/documents/[0-9a-f-]{36}/?\?chunk=[0-9a-f-]{36}$"))
@@ -110,5 +123,6 @@ def test_first_hour_on_the_built_in_model(
         expect(passage).to_contain_text("42 euros")
         expect(passage).to_be_in_viewport()
         expect_no_sideways_scroll(page)
+        snapshot(page, size, "cited-passage")
     finally:
         context.close()
