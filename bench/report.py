@@ -20,6 +20,7 @@ ORDER = (
     "open_conversation",
     "parse_chunk",
     "retrieval",
+    "retrieval_quality",
     "ingest",
     "admin_pages",
     "memory",

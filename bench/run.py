@@ -1,7 +1,7 @@
 """`make bench`: run each benchmark in its own process, then write docs/PERFORMANCE.md.
 
     .venv/bin/python -m bench
-        [--only stream,concurrency,crowd,open,parse,retrieval,ingest,admin,memory,soak]
+        [--only stream,concurrency,crowd,open,parse,retrieval,quality,ingest,admin,memory,soak]
         [--quick] [--output PATH] [--replace]
 
 A full run rewrites the report; with `--only` the chosen benchmarks' sections replace theirs in
@@ -56,6 +56,10 @@ BENCHMARKS = (
     Benchmark("open", "bench.open_conversation", "3. Opening a long conversation", 300.0),
     Benchmark("parse", "bench.parse_chunk", "4. Parsing and chunking documents", 180.0),
     Benchmark("retrieval", "bench.retrieval", "5. Retrieval with the access filter", 600.0),
+    # The first run embeds the whole manual (~10 min on 2 cores); later runs read the cache.
+    Benchmark(
+        "quality", "bench.retrieval_quality", "5b. Finding the right page of a real manual", 1800.0
+    ),
     Benchmark("ingest", "bench.ingest", "6. Ingestion throughput", 600.0),
     # Seeding its PostgreSQL database takes a few minutes the first time; later runs reuse it.
     Benchmark("admin", "bench.admin_pages", "7. Analytics dashboard and audit log", 1800.0),
