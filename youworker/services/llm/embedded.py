@@ -110,6 +110,7 @@ class EmbeddedBackend:
         self._restart: asyncio.Task[None] | None = None
         self._idle: asyncio.TimerHandle | None = None
         self._stopped_on_purpose: set[int] = set()  # pids ended by us, not crashed
+        self._ends_seen: set[int] = set()  # pids whose end is recorded
         self._closed = False
 
     # -- state ----------------------------------------------------------------------------
@@ -187,6 +188,9 @@ class EmbeddedBackend:
             except _Crashed:
                 crashed = True
                 await self._reap(process)
+                # Counted here, not only by the watcher: whoever sees the end first records it,
+                # so the crash is on record by the time the caller sees the error.
+                self._ended(process)
                 raise LLMError("backend", CRASHED) from None
             finally:
                 if not ended and not crashed and self._running():
@@ -227,6 +231,7 @@ class EmbeddedBackend:
             env=env,
             limit=4 * 1024 * 1024,
         )
+        self._ends_seen.discard(process.pid)  # a pid the system gave out again
         self._keep(asyncio.create_task(self._relay_stderr(process)))
         try:
             first = await asyncio.wait_for(self._line(process), START_TIMEOUT_S)
@@ -308,14 +313,24 @@ class EmbeddedBackend:
 
     async def _watch(self, process: asyncio.subprocess.Process) -> None:
         """Notice the child's end; an unexpected end is a crash and the child starts again."""
-        returncode = await process.wait()
+        await process.wait()
+        self._ended(process)
+
+    def _ended(self, process: asyncio.subprocess.Process) -> None:
+        """Record a child's end once (the watcher and a failed request may both see it)."""
+        if process.pid in self._ends_seen:
+            return
+        self._ends_seen.add(process.pid)
         if self._closed or process.pid in self._stopped_on_purpose:
             self._stopped_on_purpose.discard(process.pid)
             return
         self.crashes += 1
         delay = self.restart_backoff[min(self.crashes - 1, len(self.restart_backoff) - 1)]
         logger.error(
-            "embedded model crashed", pid=process.pid, returncode=returncode, restart_in_s=delay
+            "embedded model crashed",
+            pid=process.pid,
+            returncode=process.returncode,
+            restart_in_s=delay,
         )
         if self._restart is None or self._restart.done():
             self._restart = asyncio.create_task(self._restart_after(delay))
