@@ -6,10 +6,7 @@ the command runs as a real subprocess on 1,000 files, twice.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import count_rows
 from tests.files import PAGE_ONE, PAGE_TWO, make_pdf
+from tests.integration.test_cli import run_cli
 from tests.integration.test_documents import context, files, store, worker
 from youworker.models import User
 from youworker.services import groups
@@ -36,7 +34,6 @@ from youworker.services.errors import NotFound
 
 __all__ = ["context", "files", "store", "worker"]
 
-ROOT = Path(__file__).resolve().parents[2]
 MAX_BYTES = 10**6
 
 
@@ -117,30 +114,10 @@ async def test_the_target_must_be_an_active_account_in_the_group(
         await resolve_target(alice.email, "Bob's team")
 
 
-def _run(args: list[str], data: Path, **extra: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "DATA_DIR": str(data),
-        "DATABASE__URL": f"sqlite:///{data / 'import.db'}",
-        **extra,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "youworker", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-
-
 @pytest.mark.timeout(1200)
 def test_the_command_imports_a_thousand_files_and_a_second_run_skips_them(
     tmp_path: Path,
 ) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
     folder = tmp_path / "wiki"
     for index in range(1000):
         part = folder / f"part-{index // 100}"
@@ -148,23 +125,25 @@ def test_the_command_imports_a_thousand_files_and_a_second_run_skips_them(
         (part / f"page-{index:04d}.md").write_text(
             f"# Page {index}\n\nRoom {index} is booked through desk number {index * 7}.\n"
         )
-    assert _run(["migrate"], data).returncode == 0
-    created = _run(
-        ["create-admin", "ops@example.com"], data, YOUWORKER_ADMIN_PASSWORD="pw-ops-12345"
+    assert run_cli(["migrate"], tmp_path).returncode == 0
+    created = run_cli(
+        ["create-admin", "ops@example.com"], tmp_path, YOUWORKER_ADMIN_PASSWORD="pw-ops-12345"
     )
     assert created.returncode == 0, created.stdout + created.stderr
 
-    first = _run(["import", str(folder), "--user", "ops@example.com"], data)
+    first = run_cli(["import", str(folder), "--user", "ops@example.com"], tmp_path, timeout=600)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "1000 added, 0 already there, 0 refused" in first.stdout
-    again = _run(["import", str(folder), "--user", "ops@example.com"], data)
+    again = run_cli(["import", str(folder), "--user", "ops@example.com"], tmp_path, timeout=600)
     assert "0 added, 1000 already there, 0 refused" in again.stdout
 
-    refused = _run(["import", str(folder), "--user", "ops@example.com", "--group", "None"], data)
+    refused = run_cli(
+        ["import", str(folder), "--user", "ops@example.com", "--group", "None"], tmp_path
+    )
     assert refused.returncode == 2 and "not a member of a group named 'None'" in refused.stdout
 
     # Every file is queued for the app's workers (indexing is tested on a folder above).
-    with sqlite3.connect(data / "import.db") as database:
+    with sqlite3.connect(tmp_path / "cli.db") as database:
         statuses = dict(database.execute("SELECT status, count(*) FROM documents GROUP BY status"))
         jobs = database.execute("SELECT count(*) FROM ingestion_jobs").fetchone()[0]
     assert statuses == {"queued": 1000} and jobs == 1000
