@@ -15,7 +15,7 @@ from youworker.components.layout import app_shell, scroll_x
 from youworker.components.local_time import time_element
 from youworker.components.share_dialog import share_dialog
 from youworker.services.documents.filetypes import SUPPORTED_TYPES
-from youworker.state.documents import DocumentRow, DocumentsState, UploadRow
+from youworker.state.documents import DocumentRow, DocumentsState, PageLink, UploadRow
 from youworker.state.share_dialog import DOCUMENT, ShareDialogState
 
 UPLOAD_ID = "documents"
@@ -327,8 +327,10 @@ def _header(label: str, column: str | None = None) -> rx.Component:
     )
 
 
-def _page_button(number: rx.Var[int]) -> rx.Component:
-    current = number == DocumentsState.current_page
+def _page_button(link: rx.Var[PageLink]) -> rx.Component:
+    # The highlight comes from the item, not a comparison with state: foreach items that
+    # compare against a state var kept a stale aria-current when only the page changed.
+    number, current = link.number, link.current
     return rx.cond(
         number == 0,
         rx.text("…", size="1", color_scheme="gray"),
@@ -379,7 +381,7 @@ def _table() -> rx.Component:
                     disabled=~DocumentsState.has_previous,
                     on_click=DocumentsState.previous_page,
                 ),
-                rx.foreach(DocumentsState.page_numbers, _page_button),
+                rx.foreach(DocumentsState.page_links, _page_button),
                 rx.button(
                     "Next",
                     size="1",

@@ -80,6 +80,14 @@ STATUS_LABELS = {
 
 
 @dataclasses.dataclass
+class PageLink:
+    """One pager entry; `current` travels with it so the highlight redraws with the item."""
+
+    number: int = 0
+    current: bool = False
+
+
+@dataclasses.dataclass
 class DocumentRow:
     id: str = ""
     name: str = ""
@@ -177,13 +185,10 @@ class DocumentsState(SessionState):
         return self.offset + PAGE_SIZE < self.total
 
     @rx.var
-    def current_page(self) -> int:
-        return self.offset // PAGE_SIZE + 1
-
-    @rx.var
-    def page_numbers(self) -> list[int]:
+    def page_links(self) -> list[PageLink]:
+        current = self.offset // PAGE_SIZE + 1
         last = max(1, (self.total + PAGE_SIZE - 1) // PAGE_SIZE)
-        return page_window(self.offset // PAGE_SIZE + 1, last)
+        return [PageLink(number, number == current) for number in page_window(current, last)]
 
     @rx.var
     def delete_open(self) -> bool:
