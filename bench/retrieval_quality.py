@@ -89,7 +89,9 @@ def embed_cached(texts: list[str]) -> tuple[npt.NDArray[np.float32], float | Non
     from youworker.services.documents.embedders import get_onnx_embedder
 
     embedder = get_onnx_embedder()
-    digest = hashlib.sha256("\x00".join([embedder.key, *texts]).encode()).hexdigest()[:16]
+    embedder.load()  # the model file it runs (packaged or prepared) is part of the cache key
+    identity = [embedder.key, embedder.model_file]
+    digest = hashlib.sha256("\x00".join([*identity, *texts]).encode()).hexdigest()[:16]
     cached = CACHE_DIR / f"manual-{digest}.npy"
     if cached.exists():
         return np.load(cached), None

@@ -17,6 +17,9 @@ os.environ.update(
         "DATA_DIR": str(_TEST_ROOT / "data"),
         "DATABASE__URL": f"sqlite:///{_TEST_ROOT / 'default.db'}",
         "LLM__OLLAMA_BASE_URL": "http://127.0.0.1:9",  # nothing listens: provider probes fail fast
+        # The built-in embedder's prepared model is made once per machine, not per test server
+        # (tests/unit/test_minilm_model.py prepares one from scratch).
+        "MODELS_DIR": str(Path(tempfile.gettempdir()) / "youworker-test-models"),
     }
 )
 for _name in ("REDIS__URL", "LLM__QDRANT_URL", "LLM__OLLAMA_BASE_URLS"):

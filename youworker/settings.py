@@ -333,6 +333,9 @@ class Settings(BaseSettings):
 
     app_env: AppEnv = "development"
     data_dir: Path = Path("data")
+    # Model files the app derives from packaged ones (the fast built-in embedder); shared by
+    # every process, so they are made once. Default: DATA_DIR/models.
+    models_dir: Path | None = None
     database: DatabaseSettings = DatabaseSettings()
     security: SecuritySettings = SecuritySettings()
     llm: LLMSettings = LLMSettings()
@@ -347,6 +350,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
 
     @property
     def database_url(self) -> str:

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,10 +24,10 @@ from youworker.services.documents.embedders import (
     choose_embedder,
     collection_key,
     get_onnx_embedder,
-    minilm_model_path,
     sparse_vector,
     sparse_vectors,
 )
+from youworker.services.documents.minilm_model import packaged_model_path
 from youworker.services.documents.tokenizer import get_tokenizer
 from youworker.services.llm.ollama import OllamaBackend
 from youworker.services.llm.provider import ProviderStatus
@@ -75,13 +76,37 @@ async def test_onnx_similar_texts_are_closer_than_unrelated_ones(
     assert cosine(question, answer) > cosine(question, cats) + 0.3
 
 
-async def test_onnx_batches_match_one_by_one(onnx: OnnxMiniLMEmbedder) -> None:
-    batched = await onnx.embed(SENTENCES)
-    single = [(await onnx.embed([text]))[0] for text in SENTENCES]
+async def test_packaged_model_batches_match_one_by_one() -> None:
+    packaged = OnnxMiniLMEmbedder()  # no cache folder: the float32 packaged model
+    batched = await packaged.embed(SENTENCES)
+    single = [(await packaged.embed([text]))[0] for text in SENTENCES]
     assert np.allclose(batched, single, atol=1e-4)
-    small_batches = OnnxMiniLMEmbedder(batch_size=2)
+    small_batches = OnnxMiniLMEmbedder(batch_size=2, tokens_per_batch=256)
     assert np.allclose(await small_batches.embed(SENTENCES), batched, atol=1e-4)
+    assert np.allclose(packaged.encode(SENTENCES), batched, atol=1e-6)
+    assert packaged.model_file == "model.onnx"
+
+
+async def test_prepared_model_vectors_barely_depend_on_the_batch(
+    onnx: OnnxMiniLMEmbedder,
+) -> None:
+    batched = np.asarray(await onnx.embed(SENTENCES))
+    single = np.asarray([(await onnx.embed([text]))[0] for text in SENTENCES])
+    assert onnx.model_file.endswith(".onnx") and onnx.model_file != "model.onnx"
+    assert (batched * single).sum(axis=1).min() > 0.96  # activations are quantized per batch
     assert np.allclose(onnx.encode(SENTENCES), batched, atol=1e-6)
+
+
+def test_batches_keep_to_the_token_and_passage_budgets() -> None:
+    embedder = OnnxMiniLMEmbedder(batch_size=4, tokens_per_batch=512)
+    embedder.load()
+    texts = ["short one"] * 9 + ["a long passage about quotas " * 60] * 5
+    batches = embedder._batches(texts)
+    assert sorted(index for batch in batches for index, _ in batch) == list(range(len(texts)))
+    for batch in batches:
+        width = max(len(encoding.ids) for _, encoding in batch)
+        assert len(batch) <= 4 and len(batch) * width <= 512
+    assert [len(batch) for batch in batches] == [4, 4, 2, 2, 2]
 
 
 async def test_onnx_runs_off_the_event_loop(
@@ -89,13 +114,13 @@ async def test_onnx_runs_off_the_event_loop(
 ) -> None:
     loop_thread = threading.get_ident()
     threads: list[int] = []
-    encode_batch = onnx._encode_batch
+    run_batch = onnx._run
 
-    def recording(texts: list[str]) -> np.ndarray:
+    def recording(encodings: list[Any]) -> np.ndarray:
         threads.append(threading.get_ident())
-        return encode_batch(texts)
+        return run_batch(encodings)
 
-    monkeypatch.setattr(onnx, "_encode_batch", recording)
+    monkeypatch.setattr(onnx, "_run", recording)
     ticks: list[float] = []
 
     async def ticker() -> None:
@@ -111,7 +136,7 @@ async def test_onnx_runs_off_the_event_loop(
     finally:
         task.cancel()
     assert threads and loop_thread not in threads
-    assert len(threads) == -(-len(texts) // onnx.batch_size)  # one worker call per batch
+    assert len(threads) == len(onnx._batches(texts))  # one worker call per batch
     gaps = np.diff(ticks)
     assert len(ticks) > 3 and gaps.max() < 0.25
 
@@ -123,13 +148,15 @@ def test_onnx_truncates_at_256_tokens(onnx: OnnxMiniLMEmbedder) -> None:
 
 
 def test_the_model_file_ships_in_the_wheel() -> None:
-    path = minilm_model_path()
+    path = packaged_model_path()
     assert path.name == "model.onnx" and path.stat().st_size > 10_000_000
 
 
 def test_onnx_settings_are_checked() -> None:
     with pytest.raises(ValueError):
         OnnxMiniLMEmbedder(batch_size=0)
+    with pytest.raises(ValueError):
+        OnnxMiniLMEmbedder(tokens_per_batch=100)  # one whole passage must fit
     assert OnnxMiniLMEmbedder(intra_op_threads=1).intra_op_threads == 1
     assert not OnnxMiniLMEmbedder().loaded  # lazy: nothing loads before the first embed
 
