@@ -203,10 +203,17 @@ class DocumentSettings(BaseModel):
     # How long a job waits out an unavailable embedder or vector store before it fails.
     job_wait_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     search_results: int = Field(default=5, ge=1, le=50)
+    # One upload (a browser selection, one API request): at most this many files and bytes.
+    max_batch_files: int = Field(default=1000, ge=1, le=10_000)
+    max_batch_mb: int = Field(default=1024, ge=1, le=65_536)
 
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_batch_bytes(self) -> int:
+        return self.max_batch_mb * 1024 * 1024
 
 
 class GroupSettings(BaseModel):
@@ -303,7 +310,10 @@ class RateLimitSettings(BaseModel):
     lockout_max_seconds: int = Field(default=900, ge=1, le=24 * 3600)  # ... up to this
     register_per_ip: str = "20/hour"
     messages_per_user: str = "30/minute"
-    uploads_per_user: str = "100/minute"
+    # Upload budgets count files and megabytes (a file counts at least 1 MB), not requests:
+    # a 1,000-file import goes through in one go, a flood of files or bytes does not.
+    upload_files_per_user: str = "2000/hour;10000/day"
+    upload_mb_per_user: str = "4096/hour;20480/day"
     api_per_key: str = "300/minute"
     # Failed API keys, tokens and session cookies from one address, before it is refused.
     api_auth_failures_per_ip: str = "20/minute;200/hour"
@@ -314,7 +324,8 @@ class RateLimitSettings(BaseModel):
         "sign_in_per_account_all_ips",
         "register_per_ip",
         "messages_per_user",
-        "uploads_per_user",
+        "upload_files_per_user",
+        "upload_mb_per_user",
         "api_per_key",
         "api_auth_failures_per_ip",
     )

@@ -55,7 +55,6 @@ def server_env(data_dir: Path, port: int, workers: int = 1, redis_url: str = "")
             "RATE_LIMIT__SIGN_IN_PER_IP": "1000/minute",
             "RATE_LIMIT__REGISTER_PER_IP": "1000/minute",
             "RATE_LIMIT__MESSAGES_PER_USER": "1000/minute",
-            "RATE_LIMIT__UPLOADS_PER_USER": "1000/minute",
             "RATE_LIMIT__API_PER_KEY": "1000/minute",
         }
     )

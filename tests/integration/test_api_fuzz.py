@@ -232,7 +232,8 @@ def generous_rate_limits() -> None:
         "sign_in_per_account_all_ips",
         "register_per_ip",
         "messages_per_user",
-        "uploads_per_user",
+        "upload_files_per_user",
+        "upload_mb_per_user",
         "api_per_key",
     )
     use_rate_limits(

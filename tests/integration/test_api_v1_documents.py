@@ -215,6 +215,12 @@ async def test_rejected_files_are_reported_per_file_or_fail_the_request(
 
     none = await client.post(DOCUMENTS, headers=headers)
     assert_error(none, 422, "validation_error", {"files"})
+
+    monkeypatch.setattr(get_settings().documents, "max_batch_files", 2)
+    three = [(f"n{n}.txt", f"note {n}".encode(), "text/plain") for n in range(3)]
+    too_many = await upload(client, headers, *three)
+    assert_error(too_many, 422, "validation_error")
+    assert "At most 2 files at once." in too_many.text
     assert await count_rows(db, "documents") == 1
 
 

@@ -50,7 +50,8 @@ def install(**overrides: str | int) -> RateLimits:
         "sign_in_per_account_all_ips": "1000/minute",
         "register_per_ip": "1000/minute",
         "messages_per_user": "1000/minute",
-        "uploads_per_user": "1000/minute",
+        "upload_files_per_user": "1000/minute",
+        "upload_mb_per_user": "1000/minute",
         "api_per_key": "1000/minute",
     }
     limits_ = RateLimits(RateLimitSettings(**(generous | overrides)), MemoryStorage())  # type: ignore[arg-type]
@@ -185,15 +186,26 @@ async def test_message_sends_per_user(
     await finished(runs, other)
 
 
-async def test_uploads_per_user(db: AsyncSession, alice: User, files: FileStore) -> None:
-    install(uploads_per_user="2/minute")
+async def test_files_uploaded_per_user(db: AsyncSession, alice: User, files: FileStore) -> None:
+    install(upload_files_per_user="2/minute")
     for n in range(2):
         await library.upload(db, alice, files, f"n{n}.txt", f"note {n}".encode(), max_bytes=10_000)
-    with pytest.raises(RateLimited, match="Too many uploads") as info:
+    with pytest.raises(RateLimited, match="too many files") as info:
         await library.upload(db, alice, files, "n3.txt", b"note 3", max_bytes=10_000)
     assert info.value.retry_after_seconds > 0
     names = set(await db.scalars(select(Document.name)))
     assert names == {"n0.txt", "n1.txt"}
+
+
+async def test_megabytes_uploaded_per_user(db: AsyncSession, alice: User, files: FileStore) -> None:
+    install(upload_mb_per_user="5/hour")
+    three_mb = b"Expense policy. " * (3 * 1024 * 1024 // 16)
+    await library.upload(db, alice, files, "big.txt", three_mb, max_bytes=len(three_mb) + 1)
+    with pytest.raises(RateLimited, match="too much data"):
+        await library.upload(db, alice, files, "big2.txt", three_mb + b"!", max_bytes=2**30)
+    await library.upload(db, alice, files, "small.txt", b"a small note", max_bytes=10_000)
+    names = set(await db.scalars(select(Document.name)))
+    assert names == {"big.txt", "small.txt"}  # the refused 3 MB left room for 1 MB more
 
 
 # ---- the REST middleware --------------------------------------------------------------------

@@ -95,18 +95,42 @@ async def test_over_the_limit_raises_with_the_wait_until_a_slot_frees(clock: Fak
 
 
 async def test_every_window_of_a_combined_limit_applies(clock: FakeClock) -> None:
-    limits_ = make(clock, uploads_per_user="2/second;3/hour")
-    await limits_.check_upload("u")
-    await limits_.check_upload("u")
+    limits_ = make(clock, upload_files_per_user="2/second;3/hour")
+    await limits_.check_upload("u", 10)
+    await limits_.check_upload("u", 10)
     with pytest.raises(RateLimited):
-        await limits_.check_upload("u")
+        await limits_.check_upload("u", 10)
     clock.advance(2)
-    await limits_.check_upload("u")
+    await limits_.check_upload("u", 10)
     clock.advance(2)
     with pytest.raises(RateLimited) as info:
-        await limits_.check_upload("u")
-    assert "Too many uploads." in info.value.message
+        await limits_.check_upload("u", 10)
+    assert "You have uploaded too many files." in info.value.message
     assert info.value.retry_after_seconds == 3600 - 4 + 1
+
+
+async def test_a_thousand_file_import_fits_the_default_upload_budgets(clock: FakeClock) -> None:
+    limits_ = make(clock)
+    for _ in range(1000):
+        await limits_.check_upload("importer", 20_000)  # a manual's pages: ~20 KB each
+    for _ in range(1000):
+        await limits_.check_upload("importer", 20_000)
+    with pytest.raises(RateLimited, match="too many files"):
+        await limits_.check_upload("importer", 20_000)  # a flood of files still is refused
+    await limits_.check_upload("someone else", 20_000)
+
+
+async def test_megabytes_count_by_size_and_a_refused_file_uses_neither_budget(
+    clock: FakeClock,
+) -> None:
+    megabyte = 1024 * 1024
+    limits_ = make(clock, upload_files_per_user="3/hour", upload_mb_per_user="10/hour")
+    await limits_.check_upload("u", 6 * megabyte)
+    with pytest.raises(RateLimited, match="too much data"):
+        await limits_.check_upload("u", 5 * megabyte)
+    await limits_.check_upload("u", 4 * megabyte)  # 6 + 4 = 10: the refused 5 MB took nothing
+    with pytest.raises(RateLimited, match="too much data"):
+        await limits_.check_upload("u", 1)  # any file counts at least 1 MB
 
 
 async def test_disabled_limits_never_refuse(clock: FakeClock) -> None:

@@ -12,8 +12,6 @@ log = get_logger(__name__)
 
 # Where people upload documents: Reflex's upload endpoint and the REST API's.
 UPLOAD_PATHS = frozenset({"/_upload", "/api/v1/documents"})
-# The documents page lets people drop up to this many files at once (rx.upload max_files).
-FILES_PER_UPLOAD = 100
 # Room for multipart boundaries, part headers and small form fields around the files.
 MULTIPART_OVERHEAD = 1024 * 1024
 
@@ -25,10 +23,13 @@ class _BodyTooLarge(Exception):
 class BodyLimit:
     """Answer 413 `payload_too_large` when a request body is over its path's limit."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, max_upload_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, max_upload_bytes: int, max_batch_bytes: int
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.upload_limit = max_upload_bytes * FILES_PER_UPLOAD + MULTIPART_OVERHEAD
+        # One upload carries a batch of files; it can always carry one file of the largest size.
+        self.upload_limit = max(max_upload_bytes, max_batch_bytes) + MULTIPART_OVERHEAD
 
     def limit_for(self, path: str) -> int:
         return self.upload_limit if path.rstrip("/") in UPLOAD_PATHS else self.max_bytes

@@ -43,6 +43,7 @@ def asgi_middleware(
             BodyLimit,
             max_bytes=security.max_request_bytes,
             max_upload_bytes=settings.documents.max_upload_bytes,
+            max_batch_bytes=settings.documents.max_batch_bytes,
         ),
         *upload_guard,
         CsrfGuard,

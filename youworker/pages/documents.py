@@ -58,7 +58,7 @@ def _upload_zone() -> rx.Component:
         ),
         id=UPLOAD_ID,
         multiple=True,
-        max_files=100,
+        max_files=DocumentsState.max_batch_files,
         max_size=DocumentsState.max_upload_mb * 1024 * 1024,
         on_drop_rejected=DocumentsState.drop_rejected,
         border=f"2px dashed {rx.color('gray', 7)}",

@@ -35,6 +35,7 @@ SIGN_IN_MESSAGE = "Too many sign-in attempts."
 # A Redis that hangs must not hang sign-in: give up fast and fail open.
 REDIS_TIMEOUT_SECONDS = 0.5
 WARN_EVERY_SECONDS = 60.0
+MEGABYTE = 1024 * 1024
 
 
 def digest(value: str) -> str:
@@ -95,7 +96,12 @@ class RateLimits:
         self.messages = rule(
             "messages", settings.messages_per_user, "You are sending messages too fast."
         )
-        self.uploads = rule("uploads", settings.uploads_per_user, "Too many uploads.")
+        self.upload_files = rule(
+            "upload_files", settings.upload_files_per_user, "You have uploaded too many files."
+        )
+        self.upload_megabytes = rule(
+            "upload_mb", settings.upload_mb_per_user, "You have uploaded too much data."
+        )
         self.api = rule("api", settings.api_per_key, "Too many requests.")
         self.auth_failures = rule(
             "api_auth_failures",
@@ -135,15 +141,24 @@ class RateLimits:
         # The window still holds a hit at exactly its expiry: promise the second after.
         return max(1, math.floor(stats.reset_time - self.clock()) + 1)
 
-    async def hit(self, rule: Rule, *key: str) -> None:
-        """Count one request against every window of `rule`; RateLimited when one is full."""
+    async def hit(self, rule: Rule, *key: str, cost: int = 1) -> None:
+        """Count `cost` against every window of `rule`; RateLimited when one is full."""
         if not self.enabled:
             return
         for item in rule.items:
-            if not await self.safely(self.limiter.hit(item, rule.name, *key), True):
-                retry = await self.retry_after(item, rule.name, *key)
-                log.info("rate_limit.refused", rule=rule.name, limit=str(item), retry_after=retry)
-                raise rule.refusal(retry)
+            if not await self.safely(self.limiter.hit(item, rule.name, *key, cost=cost), True):
+                await self._refuse(rule, item, *key)
+
+    async def _room_for(self, rule: Rule, cost: int, *key: str) -> None:
+        """RateLimited when `cost` more would not fit in a window of `rule` (nothing counted)."""
+        for item in rule.items:
+            if not await self.safely(self.limiter.test(item, rule.name, *key, cost=cost), True):
+                await self._refuse(rule, item, *key)
+
+    async def _refuse(self, rule: Rule, item: RateLimitItem, *key: str) -> None:
+        retry = await self.retry_after(item, rule.name, *key)
+        log.info("rate_limit.refused", rule=rule.name, limit=str(item), retry_after=retry)
+        raise rule.refusal(retry)
 
     async def check_register(self, ip: str | None) -> None:
         if ip:
@@ -152,8 +167,17 @@ class RateLimits:
     async def check_message(self, user_id: object) -> None:
         await self.hit(self.messages, str(user_id))
 
-    async def check_upload(self, user_id: object) -> None:
-        await self.hit(self.uploads, str(user_id))
+    async def check_upload(self, user_id: object, size_bytes: int) -> None:
+        """One file of `size_bytes` against the person's file and megabyte budgets."""
+        if not self.enabled:
+            return
+        key = str(user_id)
+        megabytes = max(1, math.ceil(size_bytes / MEGABYTE))
+        # Both budgets are checked before either counts: a refused file uses up neither.
+        await self._room_for(self.upload_files, 1, key)
+        await self._room_for(self.upload_megabytes, megabytes, key)
+        await self.hit(self.upload_files, key)
+        await self.hit(self.upload_megabytes, key, cost=megabytes)
 
     async def check_api(self, credential_or_ip: str) -> None:
         await self.hit(self.api, digest(credential_or_ip))
@@ -162,13 +186,7 @@ class RateLimits:
         """RateLimited while the address's failed credentials fill a window (nothing counted)."""
         if not self.enabled:
             return
-        key = digest(ip or "unknown")
-        for item in self.auth_failures.items:
-            limiter_test = self.limiter.test(item, self.auth_failures.name, key)
-            if not await self.safely(limiter_test, True):
-                retry = await self.retry_after(item, self.auth_failures.name, key)
-                log.info("rate_limit.refused", rule=self.auth_failures.name, retry_after=retry)
-                raise self.auth_failures.refusal(retry)
+        await self._room_for(self.auth_failures, 1, digest(ip or "unknown"))
 
     async def count_auth_failure(self, ip: str | None) -> None:
         """One more failed credential from `ip` (the next check refuses once a window is full)."""

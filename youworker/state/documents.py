@@ -170,6 +170,10 @@ class DocumentsState(SessionState):
         return get_settings().documents.max_upload_mb
 
     @rx.var
+    def max_batch_files(self) -> int:
+        return get_settings().documents.max_batch_files
+
+    @rx.var
     def range_label(self) -> str:
         if self.total == 0:
             return ""
@@ -336,7 +340,7 @@ class DocumentsState(SessionState):
                 size_bytes=int(item.get("size") or 0),
                 state="sending",
             )
-            for item in files[:100]
+            for item in files[: get_settings().documents.max_batch_files]
             if isinstance(item, dict)
         ]
         self.uploading = bool(self.uploads)
@@ -414,13 +418,13 @@ class DocumentsState(SessionState):
     @rx.event
     def drop_rejected(self, rejected: list[dict[str, Any]]) -> None:
         """Files the browser refused before sending them (too large, or too many)."""
-        limit = get_settings().documents.max_upload_mb
+        documents = get_settings().documents
         reasons = {
-            "file-too-large": f"Over the {limit} MB limit.",
-            "too-many-files": "At most 100 files at once.",
+            "file-too-large": f"Over the {documents.max_upload_mb} MB limit.",
+            "too-many-files": f"At most {documents.max_batch_files} files at once.",
         }
         rows = []
-        for item in rejected[:100]:
+        for item in rejected[: documents.max_batch_files]:
             if not isinstance(item, dict):
                 continue
             codes = [e.get("code") for e in item.get("errors") or [] if isinstance(e, dict)]

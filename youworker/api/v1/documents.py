@@ -27,7 +27,6 @@ from youworker.settings import get_settings
 
 router = APIRouter(tags=["documents"], responses=ERROR_RESPONSES)
 
-MAX_FILES_PER_UPLOAD = 20
 SEARCH_DOCUMENT_IDS_MAX = 100
 
 
@@ -124,9 +123,12 @@ async def upload_documents(
     201 when at least one document was created, 200 when all were already there; when every
     file is refused the whole request fails (413 if all were too large, else 422).
     """
-    if len(files) > MAX_FILES_PER_UPLOAD:
-        raise ApiError(422, "validation_error", f"At most {MAX_FILES_PER_UPLOAD} files at once.")
-    max_bytes = get_settings().documents.max_upload_bytes
+    documents = get_settings().documents
+    if len(files) > documents.max_batch_files:
+        raise ApiError(
+            422, "validation_error", f"At most {documents.max_batch_files} files at once."
+        )
+    max_bytes = documents.max_upload_bytes
     results: list[UploadOutcome] = []
     for upload in files:
         name = (upload.filename or "file")[:255]

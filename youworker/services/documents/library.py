@@ -244,7 +244,7 @@ async def upload(
     user = require_active(actor)
     if throttle:
         # Before any work: sniffing and hashing are what a flood of uploads would cost.
-        await get_rate_limits().check_upload(user.id)
+        await get_rate_limits().check_upload(user.id, len(data))
     name = safe_display_name(filename)
     # Sniffing, opening a PDF and hashing 50 MB are CPU work: off the event loop.
     kind, digest = await asyncio.to_thread(_check_content, data, name, max_bytes)
