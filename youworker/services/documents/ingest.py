@@ -107,7 +107,7 @@ async def run_job(job: IngestionJob, worker_id: str, context: IngestContext) -> 
             raise DocumentRejected("This file contains no text to index.")
         parsed_at = time.perf_counter()
         await _set_status(document_id, DocumentStatus.EMBEDDING, page_count=parsed.page_count)
-        await _index(
+        embed_s = await _index(
             context, embedder, document_id, owner_id, shares, chunks, previous_key, parsed.title
         )
         indexed_at = time.perf_counter()
@@ -140,7 +140,8 @@ async def run_job(job: IngestionJob, worker_id: str, context: IngestContext) -> 
         embedder=embedder.name,
         duration_ms=round((time.perf_counter() - started) * 1000),
         parse_ms=round((parsed_at - started) * 1000),
-        index_ms=round((indexed_at - parsed_at) * 1000),
+        embed_ms=round(embed_s * 1000),
+        store_ms=round((indexed_at - parsed_at - embed_s) * 1000),
         record_ms=round((time.perf_counter() - indexed_at) * 1000),
     )
 
@@ -154,7 +155,8 @@ async def _index(
     chunks: list[Chunk],
     previous_key: str | None,
     title: str | None,
-) -> None:
+) -> float:
+    """Embed and store every chunk; the seconds spent waiting for the embedder."""
     store = context.store
     await store.ensure_collection(embedder.key, embedder.dimension)
     if previous_key and previous_key != embedder.key:
@@ -171,11 +173,14 @@ async def _index(
     by_length = sorted(chunks, key=lambda chunk: len(chunk.text))
     # Embedding the next batch overlaps with storing this one (the embedder runs in a thread).
     pending_upsert: asyncio.Task[None] | None = None
+    embed_s = 0.0
     try:
         for start in range(0, len(by_length), batch_size):
             batch = by_length[start : start + batch_size]
             texts = [passage_text(chunk, title) for chunk in batch]
+            embed_started = time.perf_counter()
             dense = await embedder.embed(texts)
+            embed_s += time.perf_counter() - embed_started
             sparse = sparse_vectors(texts)
             points = [
                 ChunkPoint(
@@ -197,6 +202,7 @@ async def _index(
             pending_upsert = asyncio.create_task(store.upsert(embedder.key, points))
         if pending_upsert is not None:
             await pending_upsert
+        return embed_s
     finally:
         if pending_upsert is not None and not pending_upsert.done():
             pending_upsert.cancel()
