@@ -10,6 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import count_rows
@@ -84,6 +85,8 @@ async def test_a_folder_goes_in_once_and_a_second_run_skips_it(
     assert outcome["empty.txt"][0] is Outcome.REFUSED and "empty" in outcome["empty.txt"][1]
     assert outcome["tool.exe"][0] is Outcome.REFUSED
     assert await count_rows(db, "documents") == 2
+    folders = dict((await db.execute(text("SELECT name, folder FROM documents"))).all())
+    assert folders == {"notes.md": None, "allowances.pdf": "travel"}  # the path is its label
 
     # Interrupted or not, running it again adds nothing.
     again = await import_files(target, found, files, MAX_BYTES, lambda _: None)

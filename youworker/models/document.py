@@ -16,6 +16,7 @@ from sqlmodel import Field, SQLModel
 from youworker.models.base import created_field, id_field, timestamp_field
 
 DOCUMENT_NAME_MAX = 200
+DOCUMENT_FOLDER_MAX = 500
 ERROR_MAX = 1000
 
 
@@ -46,6 +47,8 @@ class Document(SQLModel, table=True):
     id: uuid.UUID = id_field()
     owner_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
     name: str = Field(max_length=DOCUMENT_NAME_MAX)
+    # Where it sat in a folder upload, a .zip or an import ("guide/admin"): a label only.
+    folder: str | None = Field(default=None, max_length=DOCUMENT_FOLDER_MAX)
     kind: str = Field(max_length=16)
     size_bytes: int
     content_sha256: str = Field(max_length=64)

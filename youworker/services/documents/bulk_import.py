@@ -130,7 +130,14 @@ async def _import_one(
     async with session_scope() as session:
         try:
             uploaded = await library.upload(
-                session, target.user, store, path.name, data, max_bytes=max_bytes, throttle=False
+                session,
+                target.user,
+                store,
+                path.name,
+                data,
+                max_bytes=max_bytes,
+                throttle=False,
+                relative_path=label,
             )
         except DocumentRejected as exc:
             return FileResult(label, Outcome.REFUSED, exc.message)

@@ -16,6 +16,7 @@ DocumentKind = Literal["pdf", "docx", "markdown", "text", "csv", "html"]
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 NAME_MAX_CHARS = 200
+FOLDER_MAX_CHARS = 500
 SUPPORTED_TYPES = "PDF, Word (.docx), Markdown, plain text, HTML and CSV"
 
 KIND_LABELS: dict[str, str] = {
@@ -105,6 +106,18 @@ def safe_display_name(raw_name: str | None) -> str:
         else:
             name = name[:NAME_MAX_CHARS].rstrip(" .")
     return name or "untitled"
+
+
+def safe_folder_label(raw_path: str | None) -> str | None:
+    """The folders of a relative path as a harmless label ("a/b" for "a/b/c.pdf"), or None.
+
+    Each folder is cleaned like a file name; "." and ".." are dropped (it is only a label,
+    but a label must not suggest a place outside the upload).
+    """
+    parts = (raw_path or "").replace("\\", "/").split("/")[:-1]
+    folders = [safe_display_name(part) for part in parts if part.strip() and part.strip(" .") != ""]
+    label = "/".join(folder for folder in folders if folder != "untitled")
+    return label[:FOLDER_MAX_CHARS].rstrip("/") or None
 
 
 def extension_of(filename: str) -> str:

@@ -11,11 +11,12 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
 from sqlalchemy import ColumnElement, delete, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import SQLCoreOperations
 from sqlmodel import col, select
 
 from youworker.db import contains
@@ -41,6 +42,7 @@ from youworker.services.documents.filetypes import (
     check_size,
     detect_kind,
     safe_display_name,
+    safe_folder_label,
 )
 from youworker.services.documents.parsing import preflight
 from youworker.services.documents.storage import FileStore
@@ -69,6 +71,7 @@ NOT_FOUND = "Document not found."
 class DocumentView:
     id: str
     name: str
+    folder: str | None
     kind: str
     size_bytes: int
     page_count: int | None
@@ -166,6 +169,7 @@ def view_of(document: Document, owner_name: str, actor_id: uuid.UUID) -> Documen
     return DocumentView(
         id=str(document.id),
         name=document.name,
+        folder=document.folder,
         kind=document.kind,
         size_bytes=document.size_bytes,
         page_count=document.page_count,
@@ -209,7 +213,12 @@ async def list_documents(
     where = [readable_clause(user.id, groups)]
     needle = query.strip()[:200]
     if needle:
-        where.append(contains(col(Document.name), needle))
+        where.append(
+            or_(
+                contains(col(Document.name), needle),
+                contains(cast(SQLCoreOperations[str], Document.folder), needle),
+            )
+        )
     total = await session.scalar(select(func.count()).select_from(Document).where(*where))
     column = col(getattr(Document, sort))
     order = [column.desc() if descending else column.asc(), col(Document.id).desc()]
@@ -235,11 +244,13 @@ async def upload(
     max_bytes: int,
     context: audit.RequestContext | None = None,
     throttle: bool = True,
+    relative_path: str | None = None,
 ) -> UploadResult:
     """Check, store and queue one file; the same content from the same owner is recognised.
 
     Every check runs before anything is written, so a refused file leaves no record or file.
     `throttle=False` only for the operator's import on the server (no network client).
+    `relative_path` (from a folder, a .zip or an import) gives the document its folder label.
     """
     user = require_active(actor)
     if throttle:
@@ -252,7 +263,12 @@ async def upload(
     if existing is not None:
         return UploadResult(view_of(existing, user.display_name, user.id), duplicate=True)
     document = Document(
-        owner_id=user.id, name=name, kind=kind, size_bytes=len(data), content_sha256=digest
+        owner_id=user.id,
+        name=name,
+        folder=safe_folder_label(relative_path),
+        kind=kind,
+        size_bytes=len(data),
+        content_sha256=digest,
     )
     await asyncio.to_thread(files.write, document.id, data)
     session.add(document)
