@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,29 @@ def test_the_list_keeps_page_sort_and_search_in_the_url(page: Page, tmp_path: Pa
     expect(page.get_by_test_id("document-row")).to_have_count(10)
     page.get_by_test_id("document-search").fill("no such file")
     expect(page.get_by_text("No document matches this search.")).to_be_visible()
+
+
+def test_a_zip_becomes_documents_that_keep_their_folders(page: Page, tmp_path: Path) -> None:
+    register(page, new_account("zipper"))
+    bundle = tmp_path / "handbook.zip"
+    with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:
+        for n in range(30):
+            archive.writestr(f"policies/travel/rule{n}.md", f"# Rule {n}\n\nTravel rule {n}.\n")
+        archive.writestr("policies/parking.md", "# Parking\n\nThe car park opens at 7 am.\n")
+        archive.writestr("../escape.md", "# Out\n")
+        archive.writestr("policies/nested.zip", b"PK\x03\x04")
+    upload(page, bundle)
+    expect(page.get_by_test_id("batch-summary")).to_have_text("31 added, 2 refused")
+    rows = page.get_by_test_id("upload-row")
+    expect(rows).to_have_count(33)
+    refused = page.locator("[data-testid=upload-row][data-state=rejected]")
+    expect(refused.filter(has_text="handbook/../escape.md")).to_contain_text("outside the archive")
+    expect(refused.filter(has_text="nested.zip")).to_contain_text("not unpacked")
+
+    # The list shows each file with its folder, and searching finds a folder.
+    page.get_by_test_id("document-search").fill("travel")
+    expect(page.get_by_test_id("document-row")).to_have_count(20)  # the first page of 30
+    expect(page.get_by_test_id("range-label")).to_have_text("1-20 of 30")
+    folder = row(page, "rule25.md").get_by_test_id("document-folder")
+    expect(folder).to_have_text("handbook/policies/travel")
+    expect_ready(page, "rule25.md")

@@ -47,7 +47,7 @@ def _upload_zone() -> rx.Component:
             rx.icon("cloud-upload", size=28, color=rx.color("accent", 11), aria_hidden="true"),
             rx.text("Drop files here or click to choose", weight="medium"),
             rx.text(
-                f"{SUPPORTED_TYPES}; up to ",
+                f"{SUPPORTED_TYPES}, or a .zip of them; up to ",
                 DocumentsState.max_upload_mb,
                 " MB each.",
                 size="1",
@@ -156,7 +156,29 @@ def _uploads() -> rx.Component:
         DocumentsState.uploads.length() > 0,
         rx.card(
             rx.vstack(
-                rx.foreach(DocumentsState.uploads, _upload_row),
+                rx.text(
+                    DocumentsState.batch_summary,
+                    size="2",
+                    weight="medium",
+                    role="status",
+                    data_testid="batch-summary",
+                ),
+                rx.progress(
+                    value=DocumentsState.batch_progress,
+                    max=100,
+                    width="100%",
+                    aria_label="Upload progress",
+                ),
+                rx.scroll_area(
+                    rx.vstack(
+                        rx.foreach(DocumentsState.uploads, _upload_row),
+                        width="100%",
+                        spacing="3",
+                    ),
+                    type="auto",
+                    scrollbars="vertical",
+                    max_height="24rem",
+                ),
                 rx.cond(
                     ~DocumentsState.uploading,
                     rx.button(
@@ -292,6 +314,10 @@ def _row(row: DocumentRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
             rx.link(row.name, href=f"/documents/{row.id}", weight="medium"),
+            rx.cond(
+                row.folder != "",
+                rx.text(row.folder, size="1", color_scheme="gray", data_testid="document-folder"),
+            ),
             max_width="18rem",
         ),
         rx.table.cell(rx.text(row.kind, size="1")),
@@ -372,7 +398,12 @@ def _table() -> rx.Component:
                 ),
             ),
             rx.hstack(
-                rx.text(DocumentsState.range_label, size="1", color_scheme="gray"),
+                rx.text(
+                    DocumentsState.range_label,
+                    size="1",
+                    color_scheme="gray",
+                    data_testid="range-label",
+                ),
                 rx.spacer(),
                 rx.button(
                     "Previous",
@@ -476,8 +507,8 @@ def documents_page() -> rx.Component:
                 rx.callout(DocumentsState.notice, icon="info", width="100%", data_testid="notice"),
             ),
             rx.input(
-                placeholder="Search by name",
-                aria_label="Search documents by name",
+                placeholder="Search by name or folder",
+                aria_label="Search documents by name or folder",
                 value=DocumentsState.query,
                 on_change=DocumentsState.search.debounce(300),
                 width="100%",

@@ -17,6 +17,7 @@ from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import runtime, sharing
 from youworker.services.documents import jobs, library
+from youworker.services.documents.batch_upload import FileOutcome, add_upload
 from youworker.services.documents.filetypes import format_size
 from youworker.services.errors import ServiceError
 from youworker.settings import get_settings
@@ -91,6 +92,7 @@ class PageLink:
 class DocumentRow:
     id: str = ""
     name: str = ""
+    folder: str = ""
     kind: str = ""
     size: str = ""
     pages: str = ""
@@ -132,6 +134,7 @@ def _row(
     return DocumentRow(
         id=view.id,
         name=view.name,
+        folder=view.folder or "",
         kind=view.kind.upper() if view.kind in ("pdf", "csv", "html") else view.kind.title(),
         size=format_size(view.size_bytes),
         pages="" if view.page_count is None else str(view.page_count),
@@ -146,6 +149,31 @@ def _row(
         share_label=_share_label(view.is_owner, groups),
         share_groups=", ".join(groups),
     )
+
+
+def _upload_row(name: str, size: int, state: str, message: str, document_id: str = "") -> UploadRow:
+    return UploadRow(
+        name=name[:300],
+        size=format_size(size),
+        size_bytes=size,
+        progress=100,
+        state=state,
+        message=message,
+        document_id=document_id,
+    )
+
+
+def _outcome_row(outcome: FileOutcome) -> UploadRow:
+    """A file's result as the upload list shows it ("archive/path" for a file of a .zip)."""
+    if outcome.result is None:
+        message = outcome.error.message if outcome.error else "Not added."
+        return _upload_row(outcome.label, 0, "rejected", message.removeprefix("file: "))
+    document = outcome.result.document
+    if outcome.result.duplicate:
+        state, message = "duplicate", f"Already uploaded as {document.name}."
+    else:
+        state, message = "added", "Uploaded; indexing starts now."
+    return _upload_row(outcome.label, document.size_bytes, state, message, document.id)
 
 
 class DocumentsState(SessionState):
@@ -172,6 +200,29 @@ class DocumentsState(SessionState):
     @rx.var
     def max_batch_files(self) -> int:
         return get_settings().documents.max_batch_files
+
+    @rx.var
+    def batch_progress(self) -> int:
+        """The whole batch's progress (bytes sent, weighted by size), 0-100."""
+        total = sum(row.size_bytes for row in self.uploads)
+        if not total:
+            return 100 if self.uploads and not self.uploading else 0
+        return int(sum(row.size_bytes * row.progress for row in self.uploads) / total)
+
+    @rx.var
+    def batch_summary(self) -> str:
+        """ "1000 added, 4 refused" once the batch is checked; what is happening before."""
+        if self.uploading:
+            return f"Sending {len(self.uploads)} file(s)…"
+        counts = {state: 0 for state in ("added", "duplicate", "rejected")}
+        for row in self.uploads:
+            counts[row.state] = counts.get(row.state, 0) + 1
+        parts = [
+            f"{counts['added']} added",
+            f"{counts['duplicate']} already there",
+            f"{counts['rejected']} refused",
+        ]
+        return ", ".join(part for part in parts if not part.startswith("0 "))
 
     @rx.var
     def range_label(self) -> str:
@@ -368,7 +419,11 @@ class DocumentsState(SessionState):
         settings = get_settings().documents
         results: list[UploadRow] = []
         for upload in files:
-            results.append(await self._store_one(user, upload, settings.max_upload_bytes))
+            try:
+                results.extend(await self._store(user, upload, settings.max_upload_bytes))
+            except ServiceError as exc:  # over the upload budget: this file and the rest wait
+                name = upload.name or upload.filename or "file"
+                results.append(_upload_row(name, upload.size or 0, "rejected", exc.message))
         self.uploads = results
         self.uploading = False
         added = sum(1 for row in results if row.state == "added")
@@ -378,38 +433,19 @@ class DocumentsState(SessionState):
         await self._refresh(user)
         return [rx.clear_selected_files("documents"), DocumentsState.watch]  # type: ignore[return-value]
 
-    async def _store_one(self, user: User, upload: rx.UploadFile, max_bytes: int) -> UploadRow:
+    async def _store(self, user: User, upload: rx.UploadFile, max_bytes: int) -> list[UploadRow]:
+        """One row for a file, or one per file of a .zip."""
         name = upload.name or upload.filename or "file"
         size = upload.size or 0
-        row = UploadRow(name=name[:200], size=format_size(size), size_bytes=size, progress=100)
         if size > max_bytes:
-            row.state = "rejected"
-            row.message = (
-                f"This file is {format_size(size)}; the limit is {format_size(max_bytes)}."
-            )
-            return row
+            message = f"This file is {format_size(size)}; the limit is {format_size(max_bytes)}."
+            return [_upload_row(name, size, "rejected", message)]
         data = await upload.read()
-        try:
-            async with session_scope() as db:
-                result = await library.upload(
-                    db,
-                    user,
-                    runtime.get_file_store(),
-                    name,
-                    data,
-                    max_bytes=max_bytes,
-                    context=self._context(),
-                )
-        except ServiceError as exc:
-            row.state, row.message = "rejected", exc.message.removeprefix("file: ")
-            return row
-        row.document_id = result.document.id
-        if result.duplicate:
-            row.state = "duplicate"
-            row.message = f"Already uploaded as {result.document.name}."
-        else:
-            row.state, row.message = "added", "Uploaded; indexing starts now."
-        return row
+        async with session_scope() as db:
+            outcomes = await add_upload(
+                db, user, runtime.get_file_store(), name, data, context=self._context()
+            )
+        return [_outcome_row(outcome) for outcome in outcomes]
 
     @rx.event
     def dismiss_uploads(self) -> None:

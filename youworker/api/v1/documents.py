@@ -20,9 +20,10 @@ from youworker.api.errors import (
 from youworker.api.principal import CurrentPrincipal, DbSession
 from youworker.api.v1.providers import CurrentEmbedder, Files, Vectors
 from youworker.services.documents import library
+from youworker.services.documents.batch_upload import FileOutcome, add_upload
 from youworker.services.documents.filetypes import format_size
 from youworker.services.documents.retrieval import MAX_RESULTS, QUERY_MAX_CHARS, search_passages
-from youworker.services.errors import ValidationFailed
+from youworker.services.errors import ServiceError
 from youworker.settings import get_settings
 
 router = APIRouter(tags=["documents"], responses=ERROR_RESPONSES)
@@ -35,6 +36,9 @@ class DocumentPublic(BaseModel):
 
     id: uuid.UUID
     name: str
+    folder: str | None = Field(
+        description="Folder it came from in a .zip or a folder import (a label), e.g. guide/admin"
+    )
     kind: str
     size_bytes: int
     page_count: int | None
@@ -57,7 +61,7 @@ class DocumentList(BaseModel):
 
 
 class UploadOutcome(BaseModel):
-    filename: str
+    filename: str = Field(description="The file's name; for a .zip's files \"archive/path\"")
     outcome: Literal["created", "duplicate", "rejected"]
     document: DocumentPublic | None = None
     error: ErrorBody | None = None
@@ -92,6 +96,21 @@ class SearchResults(BaseModel):
     items: list[PassagePublic]
 
 
+def _public(outcome: FileOutcome) -> UploadOutcome:
+    if outcome.result is None:
+        error = outcome.error or ServiceError("Not added.")
+        return UploadOutcome(
+            filename=outcome.label,
+            outcome="rejected",
+            error=ErrorBody(code=error.code, message=error.message),
+        )
+    return UploadOutcome(
+        filename=outcome.label,
+        outcome="duplicate" if outcome.result.duplicate else "created",
+        document=DocumentPublic.model_validate(outcome.result.document),
+    )
+
+
 def _oversize(name: str, size: int, max_bytes: int) -> UploadOutcome:
     message = f"This file is {format_size(size)}; the limit is {format_size(max_bytes)}."
     return UploadOutcome(
@@ -120,8 +139,11 @@ async def upload_documents(
 ) -> UploadResults:
     """Upload files; each is checked, stored and queued for indexing, with its own outcome.
 
-    201 when at least one document was created, 200 when all were already there; when every
-    file is refused the whole request fails (413 if all were too large, else 422).
+    A .zip is unpacked: each file in it gets its own outcome and keeps its path as its folder
+    (links, encrypted files, nested archives, paths out of the archive and zip bombs are
+    refused one by one). 201 when at least one document was created, 200 when all were
+    already there; when every file is refused the whole request fails (413 if all were too
+    large, else 422).
     """
     documents = get_settings().documents
     if len(files) > documents.max_batch_files:
@@ -137,34 +159,10 @@ async def upload_documents(
             results.append(_oversize(name, upload.size, max_bytes))
             continue
         data = await upload.read()
-        try:
-            result = await library.upload(
-                db,
-                principal.user,
-                store,
-                name,
-                data,
-                max_bytes=max_bytes,
-                context=request_context(request),
-            )
-        except ValidationFailed as exc:
-            # Only refusals of this file are per file; anything else (signed out, rate limited)
-            # fails the whole request.
-            results.append(
-                UploadOutcome(
-                    filename=name,
-                    outcome="rejected",
-                    error=ErrorBody(code=exc.code, message=exc.message),
-                )
-            )
-            continue
-        results.append(
-            UploadOutcome(
-                filename=name,
-                outcome="duplicate" if result.duplicate else "created",
-                document=DocumentPublic.model_validate(result.document),
-            )
+        outcomes = await add_upload(
+            db, principal.user, store, name, data, context=request_context(request)
         )
+        results.extend(_public(outcome) for outcome in outcomes)
     rejected = [item for item in results if item.outcome == "rejected"]
     if len(rejected) == len(results):
         fields = {f"files.{i}": item.error.message for i, item in enumerate(rejected) if item.error}
