@@ -174,3 +174,37 @@ def test_an_upload_needs_the_tabs_own_users_cookie(base_url: str) -> None:
     statuses, names = run(_upload_with_a_token(base_url))
     assert statuses == [401, 403]
     assert names == ["mine.md"]
+
+
+async def _drop_a_folder(base_url: str) -> dict[str, str | None]:
+    """What a browser sends for a dropped folder (each file named by its path), and worse."""
+    user = SimUser(base_url, "folders")
+    await user.sign_up()
+    tab = ReflexTab(base_url, user.cookies)
+    documents_state = state_name(DocumentsState)
+    sent = {
+        "./handbook/admin/users.md": b"# Users\n\nHow to add users.\n",
+        "handbook/travel.md": b"# Travel\n\nTrains, not planes.\n",
+        "../../../etc/cron.d/evil.md": b"# Evil\n\nNot a place to write to.\n",
+        "C:\\Users\\me\\notes.md": b"# Notes\n\nWindows paths too.\n",
+    }
+    try:
+        await tab.open("/documents")
+        for name, data in sent.items():
+            await tab.upload(documents_state, "handle_upload", name, data)
+    finally:
+        await tab.close()
+    async with httpx.AsyncClient(base_url=base_url, cookies=user.cookies) as http:
+        listed = await http.get("/api/v1/documents?sort=name&order=asc")
+    listed.raise_for_status()
+    return {str(item["name"]): item["folder"] for item in listed.json()["items"]}
+
+
+def test_a_dropped_folder_keeps_its_paths_as_labels_only(base_url: str) -> None:
+    folders = run(_drop_a_folder(base_url))
+    assert folders["users.md"] == "handbook/admin"
+    assert folders["travel.md"] == "handbook"
+    # Paths that climb out are only labels (the file is stored by its id), and never climb.
+    assert folders["evil.md"] == "etc/cron.d"
+    assert folders["notes.md"] is None  # a drive path is cut to its file name
+    assert len(folders) == 4

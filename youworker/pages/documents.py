@@ -45,7 +45,7 @@ def _upload_zone() -> rx.Component:
     zone = rx.upload(
         rx.vstack(
             rx.icon("cloud-upload", size=28, color=rx.color("accent", 11), aria_hidden="true"),
-            rx.text("Drop files here or click to choose", weight="medium"),
+            rx.text("Drop files or a folder here, or click to choose", weight="medium"),
             rx.text(
                 f"{SUPPORTED_TYPES}, or a .zip of them; up to ",
                 DocumentsState.max_upload_mb,

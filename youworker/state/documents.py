@@ -422,7 +422,7 @@ class DocumentsState(SessionState):
             try:
                 results.extend(await self._store(user, upload, settings.max_upload_bytes))
             except ServiceError as exc:  # over the upload budget: this file and the rest wait
-                name = upload.name or upload.filename or "file"
+                name = upload.path.as_posix() if upload.path else "file"
                 results.append(_upload_row(name, upload.size or 0, "rejected", exc.message))
         self.uploads = results
         self.uploading = False
@@ -434,8 +434,12 @@ class DocumentsState(SessionState):
         return [rx.clear_selected_files("documents"), DocumentsState.watch]  # type: ignore[return-value]
 
     async def _store(self, user: User, upload: rx.UploadFile, max_bytes: int) -> list[UploadRow]:
-        """One row for a file, or one per file of a .zip."""
-        name = upload.name or upload.filename or "file"
+        """One row for a file, or one per file of a .zip.
+
+        The files of a dropped folder arrive with their path (Reflex keeps it, cleaned, in
+        `upload.path`): it becomes their folder label.
+        """
+        name = upload.path.as_posix() if upload.path else "file"
         size = upload.size or 0
         if size > max_bytes:
             message = f"This file is {format_size(size)}; the limit is {format_size(max_bytes)}."

@@ -42,14 +42,20 @@ async def add_upload(
 ) -> list[FileOutcome]:
     """Add one uploaded file, or each file of a .zip; one outcome each, in order.
 
+    `filename` may be a path ("guide/admin/users.md", as a browser sends the files of a dropped
+    folder): its folders become the document's folder label.
+
     A refused file (type, size, content) becomes its outcome, and so does a .zip member over
     the upload budget; anything else (a plain file over the budget, signed out, database
     down) propagates.
     """
     documents = get_settings().documents
-    if not is_zip(filename, data):
-        return [await _add_one(session, actor, files, filename, data, None, context)]
-    archive = PurePosixPath(filename.replace("\\", "/")).stem or "archive"
+    path = _relative(filename) or "file"
+    if not is_zip(path, data):
+        folder_path = path if "/" in path else None
+        name = PurePosixPath(path).name
+        return [await _add_one(session, actor, files, name, data, folder_path, context)]
+    archive = str(PurePosixPath(path).with_suffix("")) or "archive"
     outcomes: list[FileOutcome] = []
     try:
         members = unpack_zip(
@@ -74,6 +80,11 @@ async def add_upload(
             # Part of the archive is in; the rest is refused with the wait, file by file.
             outcomes.append(FileOutcome(label, error=exc))
     return outcomes or [FileOutcome(filename, error=DocumentRejected("This .zip holds no files."))]
+
+
+def _relative(path: str) -> str:
+    """A client's path without its "./", empty and "." parts ("./guide//a.md" -> "guide/a.md")."""
+    return "/".join(part for part in path.replace("\\", "/").split("/") if part not in ("", "."))
 
 
 async def _add_one(
