@@ -8,6 +8,7 @@ from youworker.models.chat import (
     MessageStatus,
     ToolCall,
 )
+from youworker.models.collection import Collection, CollectionDocument
 from youworker.models.document import (
     Document,
     DocumentChunk,
@@ -27,6 +28,8 @@ __all__ = [
     "ApiKey",
     "AppSetting",
     "AuditEvent",
+    "Collection",
+    "CollectionDocument",
     "Conversation",
     "ConversationShare",
     "Document",

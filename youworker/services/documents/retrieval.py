@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from youworker.logging import get_logger
 from youworker.models import Document, User
 from youworker.services.authz import require_active
+from youworker.services.documents.collections import document_ids_in
 from youworker.services.documents.embedders import (
     MINILM_NAME,
     Embedder,
@@ -70,12 +71,25 @@ async def search_passages(
     embedder: Embedder,
     limit: int = 5,
     document_ids: list[uuid.UUID] | None = None,
+    collection_ids: list[uuid.UUID] | None = None,
 ) -> list[Passage]:
-    """The best passages the actor may read, best first."""
+    """The best passages the actor may read, best first.
+
+    `document_ids` and `collection_ids` narrow the search (to documents in both, when both are
+    given); either filter runs inside the vector query, next to the access filter.
+    """
     user = require_active(actor)
     text = check_query(query)
     limit = min(max(limit, 1), MAX_RESULTS)
     started = time.perf_counter()
+    if collection_ids is not None:
+        in_collections = await document_ids_in(session, user, collection_ids)
+        if document_ids is not None:
+            chosen = set(document_ids)
+            in_collections = [d for d in in_collections if d in chosen]
+        document_ids = in_collections
+    if document_ids is not None and not document_ids:
+        return []
     groups = await group_ids_of(session, user.id)
     access = AccessFilter(str(user.id), [str(group) for group in groups])
     try:

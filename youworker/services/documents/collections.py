@@ -1,0 +1,319 @@
+"""Collections of documents: a person's own, or a group's (its admins manage it).
+
+Who may do what, checked here for every path (pages, REST, CLI):
+- use a collection (list it, search in it): its owner, or a member of its group;
+- manage it (rename, delete, add or remove documents): its owner, or an admin of its group
+  (site admins may manage any group's, as they manage the group);
+- add a document: only one the actor can read. Search still applies the access filter, so a
+  group collection never shows a member a document that is not shared with them.
+Collections a person may not use read as "not found".
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from youworker.models import Collection, CollectionDocument, Group, User
+from youworker.models.collection import COLLECTION_NAME_MAX
+from youworker.services import audit, groups
+from youworker.services.authz import acts_as_site_admin, require_active
+from youworker.services.documents.library import get_readable, group_ids_of
+from youworker.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+
+NOT_FOUND = "Collection not found."
+MAX_DOCUMENTS_PER_CALL = 1000
+
+
+@dataclass(frozen=True)
+class CollectionView:
+    id: str
+    name: str
+    group_id: str | None
+    group_name: str | None
+    document_count: int
+    can_manage: bool
+
+
+def checked_name(raw: str) -> str:
+    name = " ".join("".join(ch for ch in raw if unicodedata.category(ch)[0] != "C").split())
+    if not name:
+        raise ValidationFailed({"name": "Give the collection a name."})
+    if len(name) > COLLECTION_NAME_MAX:
+        raise ValidationFailed({"name": f"Use at most {COLLECTION_NAME_MAX} characters."})
+    return name
+
+
+async def _usable(session: AsyncSession, user: User, collection_id: uuid.UUID) -> Collection:
+    collection = await session.get(Collection, collection_id)
+    if collection is None:
+        raise NotFound(NOT_FOUND)
+    if collection.owner_id == user.id:
+        return collection
+    if collection.group_id is not None and (
+        acts_as_site_admin(user)  # site admins see every group (groups.get_visible)
+        or await groups.membership(session, collection.group_id, user.id) is not None
+    ):
+        return collection
+    raise NotFound(NOT_FOUND)
+
+
+async def _can_manage(session: AsyncSession, user: User, collection: Collection) -> bool:
+    if collection.owner_id == user.id:
+        return True
+    assert collection.group_id is not None
+    return acts_as_site_admin(user) or await groups.is_group_admin(
+        session, user, collection.group_id
+    )
+
+
+async def _managed(session: AsyncSession, user: User, collection_id: uuid.UUID) -> Collection:
+    collection = await _usable(session, user, collection_id)
+    if not await _can_manage(session, user, collection):
+        raise Forbidden("Only the group's admins can change its collections.")
+    return collection
+
+
+async def _view(session: AsyncSession, user: User, collection: Collection) -> CollectionView:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(CollectionDocument)
+        .where(col(CollectionDocument.collection_id) == collection.id)
+    )
+    group = await session.get(Group, collection.group_id) if collection.group_id else None
+    return CollectionView(
+        id=str(collection.id),
+        name=collection.name,
+        group_id=str(collection.group_id) if collection.group_id else None,
+        group_name=group.name if group else None,
+        document_count=int(count or 0),
+        can_manage=await _can_manage(session, user, collection),
+    )
+
+
+async def list_collections(session: AsyncSession, actor: User | None) -> list[CollectionView]:
+    """The actor's own collections, then their groups', by name."""
+    user = require_active(actor)
+    mine = await group_ids_of(session, user.id)
+    rows = await session.scalars(
+        select(Collection)
+        .where(or_(col(Collection.owner_id) == user.id, col(Collection.group_id).in_(mine)))
+        .order_by(col(Collection.group_id).is_not(None), func.lower(col(Collection.name)))
+    )
+    return [await _view(session, user, collection) for collection in rows.all()]
+
+
+async def get_collection(
+    session: AsyncSession, actor: User | None, collection_id: uuid.UUID
+) -> CollectionView:
+    user = require_active(actor)
+    return await _view(session, user, await _usable(session, user, collection_id))
+
+
+async def create_collection(
+    session: AsyncSession,
+    actor: User | None,
+    name: str,
+    *,
+    group_id: uuid.UUID | None = None,
+    context: audit.RequestContext | None = None,
+) -> CollectionView:
+    """A new collection: the actor's own, or (for its admins) a group's."""
+    user = require_active(actor)
+    name = checked_name(name)
+    if group_id is not None:
+        await groups.get_managed(session, user, group_id)
+    collection = Collection(name=name, owner_id=None if group_id else user.id, group_id=group_id)
+    await _check_name_free(session, collection)
+    session.add(collection)
+    audit.record(
+        session,
+        "collection.create",
+        actor=user,
+        resource_type="collection",
+        resource_id=collection.id,
+        context=context,
+        group_id=group_id,
+        name=name,
+    )
+    await _commit_name(session)
+    return await _view(session, user, collection)
+
+
+async def rename_collection(
+    session: AsyncSession,
+    actor: User | None,
+    collection_id: uuid.UUID,
+    name: str,
+    context: audit.RequestContext | None = None,
+) -> CollectionView:
+    user = require_active(actor)
+    collection = await _managed(session, user, collection_id)
+    collection.name = checked_name(name)
+    await _check_name_free(session, collection)
+    audit.record(
+        session,
+        "collection.rename",
+        actor=user,
+        resource_type="collection",
+        resource_id=collection.id,
+        context=context,
+        group_id=collection.group_id,
+        name=collection.name,
+    )
+    await _commit_name(session)
+    return await _view(session, user, collection)
+
+
+DUPLICATE = "A collection with this name already exists there."
+
+
+async def _check_name_free(session: AsyncSession, collection: Collection) -> None:
+    holder = (
+        col(Collection.owner_id) == collection.owner_id
+        if collection.owner_id
+        else col(Collection.group_id) == collection.group_id
+    )
+    taken = await session.scalar(
+        select(Collection.id).where(
+            holder, col(Collection.name) == collection.name, col(Collection.id) != collection.id
+        )
+    )
+    if taken is not None:
+        raise Conflict(DUPLICATE)
+
+
+async def _commit_name(session: AsyncSession) -> None:
+    """Commit; the unique constraint still catches a name taken at the same moment."""
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict(DUPLICATE) from exc
+
+
+async def delete_collection(
+    session: AsyncSession,
+    actor: User | None,
+    collection_id: uuid.UUID,
+    context: audit.RequestContext | None = None,
+) -> None:
+    """Delete the collection; its documents stay where they are."""
+    user = require_active(actor)
+    collection = await _managed(session, user, collection_id)
+    audit.record(
+        session,
+        "collection.delete",
+        actor=user,
+        resource_type="collection",
+        resource_id=collection.id,
+        context=context,
+        group_id=collection.group_id,
+        name=collection.name,
+    )
+    await session.delete(collection)
+    await session.commit()
+
+
+def _checked_ids(document_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    unique = list(dict.fromkeys(document_ids))
+    if not unique:
+        raise ValidationFailed({"document_ids": "Choose at least one document."})
+    if len(unique) > MAX_DOCUMENTS_PER_CALL:
+        raise ValidationFailed(
+            {"document_ids": f"At most {MAX_DOCUMENTS_PER_CALL} documents at a time."}
+        )
+    return unique
+
+
+async def add_documents(
+    session: AsyncSession,
+    actor: User | None,
+    collection_id: uuid.UUID,
+    document_ids: list[uuid.UUID],
+    context: audit.RequestContext | None = None,
+) -> int:
+    """Put documents the actor can read into the collection; how many were not in it yet."""
+    user = require_active(actor)
+    collection = await _managed(session, user, collection_id)
+    wanted = _checked_ids(document_ids)
+    for document_id in wanted:
+        await get_readable(session, user, document_id)  # NotFound for anything else
+    present = set(
+        await session.scalars(
+            select(CollectionDocument.document_id).where(
+                col(CollectionDocument.collection_id) == collection.id,
+                col(CollectionDocument.document_id).in_(wanted),
+            )
+        )
+    )
+    added = [d for d in wanted if d not in present]
+    session.add_all(CollectionDocument(collection_id=collection.id, document_id=d) for d in added)
+    audit.record(
+        session,
+        "collection.add",
+        actor=user,
+        resource_type="collection",
+        resource_id=collection.id,
+        context=context,
+        group_id=collection.group_id,
+        documents=len(added),
+    )
+    await session.commit()
+    return len(added)
+
+
+async def remove_documents(
+    session: AsyncSession,
+    actor: User | None,
+    collection_id: uuid.UUID,
+    document_ids: list[uuid.UUID],
+    context: audit.RequestContext | None = None,
+) -> int:
+    """Take documents out of the collection (they are not deleted); how many were in it."""
+    user = require_active(actor)
+    collection = await _managed(session, user, collection_id)
+    wanted = _checked_ids(document_ids)
+    result = await session.execute(
+        delete(CollectionDocument).where(
+            col(CollectionDocument.collection_id) == collection.id,
+            col(CollectionDocument.document_id).in_(wanted),
+        )
+    )
+    removed = int(getattr(result, "rowcount", 0) or 0)
+    audit.record(
+        session,
+        "collection.remove",
+        actor=user,
+        resource_type="collection",
+        resource_id=collection.id,
+        context=context,
+        group_id=collection.group_id,
+        documents=removed,
+    )
+    await session.commit()
+    return removed
+
+
+async def document_ids_in(
+    session: AsyncSession, actor: User | None, collection_ids: list[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Every document in these collections (NotFound if the actor may not use one of them).
+
+    Readability is not checked here: search's access filter does that in the vector query.
+    """
+    user = require_active(actor)
+    for collection_id in dict.fromkeys(collection_ids):
+        await _usable(session, user, collection_id)
+    rows = await session.scalars(
+        select(CollectionDocument.document_id)
+        .where(col(CollectionDocument.collection_id).in_(collection_ids))
+        .distinct()
+    )
+    return list(rows)
