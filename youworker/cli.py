@@ -182,7 +182,7 @@ def cmd_generate_key(_: argparse.Namespace) -> int:
     return 0
 
 
-async def _import(paths: list[Path], email: str, group: str | None) -> int:
+async def _import(paths: list[Path], email: str, group: str | None, collection: str | None) -> int:
     from tqdm import tqdm
 
     from youworker.db import dispose_engine
@@ -192,7 +192,7 @@ async def _import(paths: list[Path], email: str, group: str | None) -> int:
     from youworker.settings import get_settings
 
     try:
-        target = await bulk_import.resolve_target(email, group)
+        target = await bulk_import.resolve_target(email, group, collection)
         files = bulk_import.files_to_import(paths)
         with tqdm(total=len(files), unit="file", file=sys.stderr) as bar:
 
@@ -220,7 +220,7 @@ async def _import(paths: list[Path], email: str, group: str | None) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    return asyncio.run(_import(args.paths, args.user, args.group))
+    return asyncio.run(_import(args.paths, args.user, args.group, args.collection))
 
 
 def _positive_int(raw: str) -> int:
@@ -266,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("paths", nargs="+", type=Path, help="files or folders (recursive)")
     importer.add_argument("--user", required=True, help="email of the account they go to")
     importer.add_argument("--group", help="also share them with this group of the user's")
+    importer.add_argument(
+        "--collection", help="also put them in the user's collection of this name (made if new)"
+    )
     importer.set_defaults(func=cmd_import)
     return parser
 

@@ -62,7 +62,7 @@ from youworker.api.v1 import providers
 from youworker.models import User
 from youworker.services import access_tokens, api_keys, chat, groups, runtime
 from youworker.services.chat_runs import ChatRuns
-from youworker.services.documents import library
+from youworker.services.documents import collections, library
 from youworker.services.documents.embedders import get_onnx_embedder
 from youworker.services.documents.storage import FileStore
 from youworker.services.documents.vectorstore import EdgeVectorStore
@@ -196,6 +196,14 @@ class Fuzz:
             for name in [name for name in declared if name in SHAPED]:
                 if isinstance(params, dict) and data.draw(st.booleans(), label=f"shape {name}"):
                     params[name] = data.draw(SHAPED[name], label=name)
+        body_ids = case.body if isinstance(case.body, dict) else {}
+        if not (meta and meta.is_negative_at(BODY)) and isinstance(
+            body_ids.get("document_ids"), list
+        ):  # a list of ids in a body (collections): sometimes the seeded ones
+            own, *others = self.ids["document_id"]
+            picked = data.draw(st.sampled_from([[own], None, others]), label="document_ids")
+            if picked is not None:
+                body_ids["document_ids"] = picked
         if case.path == TOKEN:  # authenticates with its body, sometimes Alice's real one
             body = case.body
             real = isinstance(body, dict) and not (meta and meta.is_negative_at(BODY))
@@ -288,6 +296,9 @@ async def fuzz(
 
     group = await groups.create_group(db, alice, "Fuzzers")
     other_group = await groups.create_group(db, bob, "Bob's team")
+    shelf = await collections.create_collection(db, alice, "Shelf")
+    await collections.add_documents(db, alice, uuid.UUID(shelf.id), [uuid.UUID(mine.document.id)])
+    bobs_shelf = await collections.create_collection(db, bob, "Bob's shelf")
 
     api = create_api()
     api.dependency_overrides[providers.chat_runs] = lambda: runs
@@ -311,6 +322,7 @@ async def fuzz(
                 "conversation_id": [str(conversation.id), str(bobs_conversation.id)],
                 "document_id": [str(mine.document.id), str(theirs.document.id)],
                 "group_id": [str(group.id), str(other_group.id)],
+                "collection_id": [shelf.id, bobs_shelf.id],
                 "before": [str(view.id) for view in page.messages],
             },
             worker=worker,

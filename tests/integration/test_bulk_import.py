@@ -137,7 +137,12 @@ def test_the_command_imports_a_thousand_files_and_a_second_run_skips_them(
     first = run_cli(["import", str(folder), "--user", "ops@example.com"], tmp_path, timeout=600)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "1000 added, 0 already there, 0 refused" in first.stdout
-    again = run_cli(["import", str(folder), "--user", "ops@example.com"], tmp_path, timeout=600)
+    # Again, into a collection: nothing is added twice, and all 1,000 go in the collection.
+    again = run_cli(
+        ["import", str(folder), "--user", "ops@example.com", "--collection", "Manual"],
+        tmp_path,
+        timeout=600,
+    )
     assert "0 added, 1000 already there, 0 refused" in again.stdout
 
     refused = run_cli(
@@ -150,3 +155,10 @@ def test_the_command_imports_a_thousand_files_and_a_second_run_skips_them(
         statuses = dict(database.execute("SELECT status, count(*) FROM documents GROUP BY status"))
         jobs = database.execute("SELECT count(*) FROM ingestion_jobs").fetchone()[0]
     assert statuses == {"queued": 1000} and jobs == 1000
+    with sqlite3.connect(tmp_path / "cli.db") as database:
+        collected = database.execute(
+            "SELECT c.name, count(*), count(DISTINCT d.folder) FROM collections c"
+            " JOIN collection_documents cd ON cd.collection_id = c.id"
+            " JOIN documents d ON d.id = cd.document_id GROUP BY c.name"
+        ).fetchall()
+    assert collected == [("Manual", 1000, 10)]  # with their ten folders (part-0 ... part-9)

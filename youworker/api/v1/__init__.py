@@ -5,14 +5,22 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from youworker.api.errors import ApiError
-from youworker.api.v1 import conversations, documents, groups, health, messages, token
+from youworker.api.v1 import (
+    collections,
+    conversations,
+    documents,
+    groups,
+    health,
+    messages,
+    token,
+)
 
 PREFIX = "/api/v1"
 
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX)
-    for module in (token, conversations, messages, documents, groups, health):
+    for module in (token, conversations, messages, documents, collections, groups, health):
         router.include_router(module.router)
 
     @router.api_route(

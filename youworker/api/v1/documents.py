@@ -19,7 +19,7 @@ from youworker.api.errors import (
 )
 from youworker.api.principal import CurrentPrincipal, DbSession
 from youworker.api.v1.providers import CurrentEmbedder, Files, Vectors
-from youworker.services.documents import library
+from youworker.services.documents import collections, library
 from youworker.services.documents.batch_upload import FileOutcome, add_upload
 from youworker.services.documents.filetypes import format_size
 from youworker.services.documents.retrieval import MAX_RESULTS, QUERY_MAX_CHARS, search_passages
@@ -76,6 +76,11 @@ class SearchRequest(BaseModel):
     limit: int = Field(default=5, ge=1, le=MAX_RESULTS)
     document_ids: list[uuid.UUID] | None = Field(
         default=None, max_length=SEARCH_DOCUMENT_IDS_MAX, description="Only these documents"
+    )
+    collection_ids: list[uuid.UUID] | None = Field(
+        default=None,
+        max_length=SEARCH_DOCUMENT_IDS_MAX,
+        description="Only documents in these collections",
     )
 
 
@@ -182,9 +187,15 @@ async def list_documents(
     limit: Annotated[int, Query(ge=1, le=library.MAX_PAGE_SIZE)] = 20,
     sort: Annotated[library.SortKey, Query()] = "created_at",
     order: Annotated[Literal["asc", "desc"], Query()] = "desc",
-    q: Annotated[str, Query(max_length=200, description="Name contains")] = "",
+    q: Annotated[str, Query(max_length=200, description="Name or folder contains")] = "",
+    collection_id: Annotated[uuid.UUID | None, Query(description="Only this collection")] = None,
 ) -> DocumentList:
     """Documents the caller may read: their own and those shared with their groups."""
+    within = (
+        None
+        if collection_id is None
+        else await collections.documents_clause(db, principal.user, collection_id)
+    )
     page = await library.list_documents(
         db,
         principal.user,
@@ -193,6 +204,7 @@ async def list_documents(
         sort=sort,
         descending=order == "desc",
         query=q,
+        within=within,
     )
     return DocumentList(
         items=[DocumentPublic.model_validate(item) for item in page.items],
@@ -244,5 +256,6 @@ async def search_documents(
         embedder=embedder,
         limit=body.limit,
         document_ids=body.document_ids,
+        collection_ids=body.collection_ids,
     )
     return SearchResults(items=[PassagePublic.model_validate(p) for p in passages])

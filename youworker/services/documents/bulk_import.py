@@ -26,7 +26,7 @@ from youworker.db import session_scope
 from youworker.logging import get_logger
 from youworker.models import Document, DocumentShare, Group, GroupMembership, User
 from youworker.services import audit
-from youworker.services.documents import library
+from youworker.services.documents import collections, library
 from youworker.services.documents.filetypes import DocumentRejected, check_size
 from youworker.services.documents.storage import FileStore
 from youworker.services.errors import Conflict, NotFound, ValidationFailed
@@ -45,12 +45,14 @@ class FileResult:
     label: str  # the path relative to the folder given (or the file's name)
     outcome: Outcome
     reason: str = ""
+    document_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
 class ImportTarget:
     user: User
     group: Group | None
+    collection_id: uuid.UUID | None = None  # the user's collection the files also go in
 
 
 def files_to_import(paths: list[Path]) -> list[tuple[Path, str]]:
@@ -81,8 +83,11 @@ def _walk(root: Path) -> Iterator[Path]:
                 yield file
 
 
-async def resolve_target(email: str, group_name: str | None) -> ImportTarget:
-    """The active account the files go to, and the group (one of theirs) to share them with."""
+async def resolve_target(
+    email: str, group_name: str | None, collection_name: str | None = None
+) -> ImportTarget:
+    """The active account the files go to, the group (one of theirs) to share them with, and
+    their collection to put them in (made when they have none of that name)."""
     async with session_scope() as session:
         user = await session.scalar(
             select(User).where(func.lower(col(User.email)) == email.strip().lower())
@@ -98,7 +103,19 @@ async def resolve_target(email: str, group_name: str | None) -> ImportTarget:
             )
             if group is None:
                 raise NotFound(f"{email} is not a member of a group named {group_name!r}.")
-        return ImportTarget(user, group)
+        collection_id = None
+        if collection_name is not None:
+            collection_id = await _collection_of(session, user, collection_name)
+        return ImportTarget(user, group, collection_id)
+
+
+async def _collection_of(session: AsyncSession, user: User, name: str) -> uuid.UUID:
+    wanted = collections.checked_name(name)
+    for view in await collections.list_collections(session, user):
+        if view.group_id is None and view.name == wanted:
+            return uuid.UUID(view.id)
+    created = await collections.create_collection(session, user, wanted)
+    return uuid.UUID(created.id)
 
 
 async def import_files(
@@ -115,7 +132,20 @@ async def import_files(
         log.info("import.file", label=label, outcome=result.outcome.value, reason=result.reason)
         report(result)
         results.append(result)
+    if target.collection_id is not None:
+        await _collect(target, [r.document_id for r in results if r.document_id is not None])
     return results
+
+
+async def _collect(target: ImportTarget, document_ids: list[uuid.UUID]) -> None:
+    """Put every imported (or already there) document in the target collection."""
+    assert target.collection_id is not None
+    step = collections.MAX_DOCUMENTS_PER_CALL
+    async with session_scope() as session:
+        user = await session.get(User, target.user.id)
+        for start in range(0, len(document_ids), step):
+            batch = document_ids[start : start + step]
+            await collections.add_documents(session, user, target.collection_id, batch)
 
 
 async def _import_one(
@@ -143,7 +173,8 @@ async def _import_one(
             return FileResult(label, Outcome.REFUSED, exc.message)
         if target.group is not None:
             await _share(session, target.user, uuid.UUID(uploaded.document.id), target.group)
-    return FileResult(label, Outcome.ALREADY_THERE if uploaded.duplicate else Outcome.ADDED)
+    outcome = Outcome.ALREADY_THERE if uploaded.duplicate else Outcome.ADDED
+    return FileResult(label, outcome, document_id=uuid.UUID(uploaded.document.id))
 
 
 def _read_within(path: Path, max_bytes: int) -> bytes:

@@ -15,12 +15,12 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, or_
+from sqlalchemy import ColumnElement, delete, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from youworker.models import Collection, CollectionDocument, Group, User
+from youworker.models import Collection, CollectionDocument, Document, Group, User
 from youworker.models.collection import COLLECTION_NAME_MAX
 from youworker.services import audit, groups
 from youworker.services.authz import acts_as_site_admin, require_active
@@ -130,7 +130,7 @@ async def create_collection(
     if group_id is not None:
         await groups.get_managed(session, user, group_id)
     collection = Collection(name=name, owner_id=None if group_id else user.id, group_id=group_id)
-    await _check_name_free(session, collection)
+    await _check_name_free(session, collection, name)
     session.add(collection)
     audit.record(
         session,
@@ -155,8 +155,9 @@ async def rename_collection(
 ) -> CollectionView:
     user = require_active(actor)
     collection = await _managed(session, user, collection_id)
-    collection.name = checked_name(name)
-    await _check_name_free(session, collection)
+    name = checked_name(name)
+    await _check_name_free(session, collection, name)
+    collection.name = name
     audit.record(
         session,
         "collection.rename",
@@ -174,17 +175,19 @@ async def rename_collection(
 DUPLICATE = "A collection with this name already exists there."
 
 
-async def _check_name_free(session: AsyncSession, collection: Collection) -> None:
+async def _check_name_free(session: AsyncSession, collection: Collection, name: str) -> None:
+    """Conflict when another collection of the same person or group has this name."""
     holder = (
         col(Collection.owner_id) == collection.owner_id
         if collection.owner_id
         else col(Collection.group_id) == collection.group_id
     )
-    taken = await session.scalar(
-        select(Collection.id).where(
-            holder, col(Collection.name) == collection.name, col(Collection.id) != collection.id
+    with session.no_autoflush:  # the collection itself may hold unsaved changes
+        taken = await session.scalar(
+            select(Collection.id).where(
+                holder, col(Collection.name) == name, col(Collection.id) != collection.id
+            )
         )
-    )
     if taken is not None:
         raise Conflict(DUPLICATE)
 
@@ -299,6 +302,18 @@ async def remove_documents(
     )
     await session.commit()
     return removed
+
+
+async def documents_clause(
+    session: AsyncSession, actor: User | None, collection_id: uuid.UUID
+) -> ColumnElement[bool]:
+    """A filter on documents for "in this collection" (NotFound if the actor may not use it)."""
+    user = require_active(actor)
+    await _usable(session, user, collection_id)
+    members = select(CollectionDocument.document_id).where(
+        col(CollectionDocument.collection_id) == collection_id
+    )
+    return col(Document.id).in_(members)
 
 
 async def document_ids_in(

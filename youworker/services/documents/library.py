@@ -202,6 +202,7 @@ async def list_documents(
     sort: str = "created_at",
     descending: bool = True,
     query: str = "",
+    within: ColumnElement[bool] | None = None,
 ) -> DocumentPageList:
     """A page of the documents the actor may read, sorted, with the total for pagination."""
     user = require_active(actor)
@@ -211,6 +212,8 @@ async def list_documents(
     limit = min(max(limit, 1), MAX_PAGE_SIZE)
     groups = await group_ids_of(session, user.id)
     where = [readable_clause(user.id, groups)]
+    if within is not None:  # e.g. collections.documents_clause: in one collection
+        where.append(within)
     needle = query.strip()[:200]
     if needle:
         where.append(
