@@ -40,6 +40,7 @@ from youworker.state.admin_system import AdminSystemState
 from youworker.state.admin_tools import AdminToolsState
 from youworker.state.auth import LoginState, RegisterState
 from youworker.state.chat import ChatState
+from youworker.state.document_collections import CollectionsState
 from youworker.state.document_view import DocumentViewState
 from youworker.state.documents import DocumentsState
 from youworker.state.groups import GroupsState, GroupState
@@ -92,7 +93,10 @@ app.add_page(
 app.add_page(chat_page, route="/chat", title="Chat · YouWorker", on_load=ChatState.load)
 app.add_page(chat_page, route="/chat/[cid]", title="Chat · YouWorker", on_load=ChatState.load)
 app.add_page(
-    documents_page, route="/documents", title="Documents · YouWorker", on_load=DocumentsState.load
+    documents_page,
+    route="/documents",
+    title="Documents · YouWorker",
+    on_load=[DocumentsState.load, CollectionsState.load_collections],
 )
 app.add_page(
     document_view_page,

@@ -14,6 +14,7 @@ from youworker.components.download import download_link
 from youworker.components.layout import app_shell, scroll_x
 from youworker.components.local_time import time_element
 from youworker.components.share_dialog import share_dialog
+from youworker.pages.document_collections import collections_bar, select_cell
 from youworker.services.documents.filetypes import SUPPORTED_TYPES
 from youworker.state.documents import DocumentRow, DocumentsState, PageLink, UploadRow
 from youworker.state.share_dialog import DOCUMENT, ShareDialogState
@@ -312,6 +313,7 @@ def _owner(row: DocumentRow) -> rx.Component:
 
 def _row(row: DocumentRow) -> rx.Component:
     return rx.table.row(
+        select_cell(row),
         rx.table.cell(
             rx.link(row.name, href=f"/documents/{row.id}", weight="medium"),
             rx.cond(
@@ -381,6 +383,7 @@ def _table() -> rx.Component:
                 rx.table.root(
                     rx.table.header(
                         rx.table.row(
+                            rx.table.column_header_cell(rx.text("Pick", size="1")),
                             _header("Name", "name"),
                             _header("Type", "kind"),
                             _header("Size", "size_bytes"),
@@ -506,6 +509,7 @@ def documents_page() -> rx.Component:
                 DocumentsState.notice != "",
                 rx.callout(DocumentsState.notice, icon="info", width="100%", data_testid="notice"),
             ),
+            collections_bar(),
             rx.input(
                 placeholder="Search by name or folder",
                 aria_label="Search documents by name or folder",

@@ -16,7 +16,7 @@ from reflex.event import EventSpec
 from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import runtime, sharing
-from youworker.services.documents import jobs, library
+from youworker.services.documents import collections, jobs, library
 from youworker.services.documents.batch_upload import FileOutcome, add_upload
 from youworker.services.documents.filetypes import format_size
 from youworker.services.errors import ServiceError
@@ -31,9 +31,11 @@ QUERY_MAX = 200
 MAX_PAGE = 100_000
 
 
-def list_url(page: int, sort: str, descending: bool, query: str) -> str:
-    """/documents with the list's page, sort and search (defaults left out), for Back and links."""
+def list_url(page: int, sort: str, descending: bool, query: str, collection: str = "") -> str:
+    """/documents with the list's page, sort, search and collection (defaults left out)."""
     params: dict[str, str | int] = {}
+    if collection:
+        params["collection"] = collection
     if page > 1:
         params["page"] = page
     if sort != DEFAULT_SORT or not descending:
@@ -54,6 +56,15 @@ def parse_list_params(params: dict[str, str]) -> tuple[int, str, bool, str]:
     descending = direction == "desc" if direction in ("asc", "desc") else sort == DEFAULT_SORT
     query = params.get("q", "")[:QUERY_MAX]
     return min(max(page, 1), MAX_PAGE), sort, descending, query
+
+
+def parse_collection(params: dict[str, str]) -> str:
+    """The collection id the list is narrowed to, or "" (anything but a UUID is ignored)."""
+    raw = params.get("collection", "")
+    try:
+        return str(uuid.UUID(raw)) if 0 < len(raw) <= 36 else ""
+    except ValueError:
+        return ""
 
 
 def page_window(current: int, last: int, around: int = 2) -> list[int]:
@@ -183,6 +194,7 @@ class DocumentsState(SessionState):
     sort: str = "created_at"
     descending: bool = True
     query: str = ""
+    collection: str = ""  # the collection the list is narrowed to ("" = every document)
     uploads: list[UploadRow] = []
     uploading: bool = False
     stale_count: int = 0
@@ -256,6 +268,14 @@ class DocumentsState(SessionState):
         self._embedder_key = embedder.key if embedder else ""
         self.embedder_name = embedder.name if embedder else ""
         async with session_scope() as db:
+            within = None
+            if self.collection:
+                try:
+                    within = await collections.documents_clause(
+                        db, user, uuid.UUID(self.collection)
+                    )
+                except ServiceError as exc:  # deleted, or not (or no longer) theirs
+                    self.collection, self.notice = "", exc.message
             page = await library.list_documents(
                 db,
                 user,
@@ -264,6 +284,7 @@ class DocumentsState(SessionState):
                 sort=self.sort,
                 descending=self.descending,
                 query=self.query,
+                within=within,
             )
             if page.total and not page.items and self.offset:
                 self.offset = max(0, (page.total - 1) // PAGE_SIZE * PAGE_SIZE)
@@ -275,6 +296,7 @@ class DocumentsState(SessionState):
                     sort=self.sort,
                     descending=self.descending,
                     query=self.query,
+                    within=within,
                 )
             self.stale_count = (
                 await library.count_stale(db, user, self._embedder_key) if embedder else 0
@@ -299,13 +321,14 @@ class DocumentsState(SessionState):
 
     def _to_list(self, page: int, *, replace: bool = False) -> EventSpec:
         """Show `page` of the list as it is sorted and searched now, through the URL."""
-        return rx.redirect(list_url(page, self.sort, self.descending, self.query), replace=replace)
+        url = list_url(page, self.sort, self.descending, self.query, self.collection)
+        return rx.redirect(url, replace=replace)
 
     @rx.event
     async def load(self) -> EventSpec | None:
-        page, self.sort, self.descending, self.query = parse_list_params(
-            dict(self.router.url.query_parameters)
-        )
+        params = dict(self.router.url.query_parameters)
+        page, self.sort, self.descending, self.query = parse_list_params(params)
+        self.collection = parse_collection(params)
         self.offset = (page - 1) * PAGE_SIZE
         self.notice = ""
         self.uploads = []
@@ -335,6 +358,12 @@ class DocumentsState(SessionState):
         # Typing replaces the history entry: Back leaves the search, not each keystroke.
         self.query = query[:QUERY_MAX]
         return self._to_list(1, replace=True)
+
+    @rx.event
+    def show_collection(self, collection_id: str) -> EventSpec:
+        """Narrow the list to one collection ("" or "all": every document)."""
+        self.collection = parse_collection({"collection": collection_id})
+        return self._to_list(1)
 
     @rx.event
     def go_to_page(self, page: int) -> EventSpec | None:
