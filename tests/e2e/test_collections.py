@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .flows import new_account, register
-from .test_documents import row, upload
+from .test_documents import choose_model, expect_ready, row, send, upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -52,3 +52,35 @@ def test_a_collection_is_made_filled_and_shown(page: Page, tmp_path: Path) -> No
     page.get_by_test_id("collection-filter").click()
     page.get_by_role("option", name="All documents").click()
     expect(page.get_by_test_id("document-row")).to_have_count(3)
+
+
+def test_a_chat_searches_only_the_collection_chosen(page: Page, tmp_path: Path) -> None:
+    register(page, new_account("chatcoll"))
+    france = tmp_path / "france.md"
+    france.write_text("# France\n\nThe daily meal allowance on business trips is 42 euros.\n")
+    spain = tmp_path / "spain.md"
+    spain.write_text("# Spain\n\nThe daily meal allowance on business trips is 35 euros.\n")
+    upload(page, france, spain)
+    expect_ready(page, "france.md")
+    expect_ready(page, "spain.md")
+    page.get_by_test_id("new-collection").click()
+    page.get_by_test_id("collection-name").fill("Spain office")
+    page.get_by_test_id("create-collection").click()
+    row(page, "spain.md").get_by_test_id("select-document").click()
+    page.get_by_test_id("add-to-collection").click()
+    page.get_by_role("option", name="Spain office").click()
+    expect(page.get_by_test_id("notice")).to_have_text("1 document(s) added to Spain office.")
+
+    page.get_by_test_id("nav-chat").click()
+    choose_model(page, "test-rag")
+    page.get_by_test_id("use-documents").click()
+    page.get_by_test_id("chat-collection").click()
+    page.get_by_role("option", name="Spain office").click()
+    expect(page.get_by_test_id("chat-collection")).to_contain_text("Spain office")
+    send(page, "How much is the meal allowance on business trips?")
+    answer = page.get_by_test_id("assistant-message").last
+    expect(answer.get_by_test_id("citation").first).to_contain_text("spain.md")
+    expect(answer.get_by_test_id("message-content")).to_contain_text("35 euros")
+
+    page.reload()  # the conversation keeps its collection
+    expect(page.get_by_test_id("chat-collection")).to_contain_text("Spain office")

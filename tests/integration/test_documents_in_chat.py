@@ -21,13 +21,14 @@ from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import chat
 from youworker.services.chat_runs import ChatRuns
-from youworker.services.documents import library
+from youworker.services.documents import collections, library
 from youworker.services.documents.embedders import get_onnx_embedder
 from youworker.services.documents.retrieval import Passage, search_passages
 from youworker.services.documents.search_tool import search_documents_tool
 from youworker.services.documents.storage import FileStore
 from youworker.services.documents.vectorstore import EdgeVectorStore
 from youworker.services.documents.worker import IngestionWorker
+from youworker.services.errors import NotFound
 from youworker.services.llm.base import LLMBackend
 from youworker.services.llm.ollama import OllamaBackend
 from youworker.services.tools.registry import ToolRegistry
@@ -44,12 +45,20 @@ async def runs(
     async def resolve() -> tuple[LLMBackend, str]:
         return backend, "test-rag"
 
-    async def searcher(user_id: str, query: str, limit: int) -> list[Passage]:
+    async def searcher(
+        user_id: str, query: str, limit: int, collection_ids: tuple[str, ...] = ()
+    ) -> list[Passage]:
         async with session_scope() as session:
             user = await session.get(User, uuid.UUID(user_id))
             assert user is not None
             return await search_passages(
-                session, user, query, store=store, embedder=get_onnx_embedder(), limit=limit
+                session,
+                user,
+                query,
+                store=store,
+                embedder=get_onnx_embedder(),
+                limit=limit,
+                collection_ids=[uuid.UUID(c) for c in collection_ids] or None,
             )
 
     registry = ToolRegistry()
@@ -130,3 +139,42 @@ async def test_citations_and_passages_are_encrypted_at_rest(
         rows = (await db.execute(text(f"SELECT * FROM {table}"))).all()
         dump = str(rows)
         assert "42 euros" not in dump and "handbook.pdf" not in dump
+
+
+async def test_a_conversation_searches_only_its_collections(
+    db: AsyncSession,
+    alice: User,
+    bob: User,
+    runs: ChatRuns,
+    files: FileStore,
+    worker: IngestionWorker,
+    handbook: str,
+) -> None:
+    other = await library.upload(
+        db,
+        alice,
+        files,
+        "spain.md",
+        b"# Spain office\n\nThe daily meal allowance on business trips in Spain is 35 euros.\n",
+        max_bytes=10**7,
+    )
+    await worker.run_until_idle()
+    spain = await collections.create_collection(db, alice, "Spain")
+    await collections.add_documents(db, alice, uuid.UUID(spain.id), [uuid.UUID(other.document.id)])
+
+    conversation_id = await documents_chat(db, alice)
+    await chat.set_collections(db, alice, conversation_id, [uuid.UUID(spain.id)])
+    await ask(runs, alice, conversation_id, QUESTION)
+    answer = (await messages(alice, conversation_id))[-1]
+    assert {c.document_id for c in answer.citations} == {other.document.id}
+    assert "35 euros" in answer.content and "42 euros" not in answer.content
+
+    await chat.set_collections(db, alice, conversation_id, [])  # everywhere again
+    await ask(runs, alice, conversation_id, QUESTION)
+    cited = {c.document_id for c in (await messages(alice, conversation_id))[-1].citations}
+    assert handbook in cited
+
+    # A collection someone else cannot use cannot be chosen by them.
+    bobs_chat = await documents_chat(db, bob)
+    with pytest.raises(NotFound):
+        await chat.set_collections(db, bob, bobs_chat, [uuid.UUID(spain.id)])

@@ -159,12 +159,20 @@ async def runs_without_store(
     async def resolve() -> tuple[LLMBackend, str]:
         return backend, "test-plain"
 
-    async def searcher(user_id: str, query: str, limit: int) -> list[Passage]:
+    async def searcher(
+        user_id: str, query: str, limit: int, collection_ids: tuple[str, ...] = ()
+    ) -> list[Passage]:
         async with session_scope() as session:
             user = await session.get(User, uuid.UUID(user_id))
             assert user is not None
             return await search_passages(
-                session, user, query, store=down_store, embedder=get_onnx_embedder(), limit=limit
+                session,
+                user,
+                query,
+                store=down_store,
+                embedder=get_onnx_embedder(),
+                limit=limit,
+                collection_ids=[uuid.UUID(c) for c in collection_ids] or None,
             )
 
     registry = ToolRegistry()

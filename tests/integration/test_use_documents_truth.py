@@ -39,12 +39,20 @@ __all__ = ["backend", "context", "files", "handbook", "server", "store", "worker
 def registry(store: EdgeVectorStore) -> ToolRegistry:
     """The real search tool over the test's vector store, as the app registers it."""
 
-    async def searcher(user_id: str, query: str, limit: int) -> list[Passage]:
+    async def searcher(
+        user_id: str, query: str, limit: int, collection_ids: tuple[str, ...] = ()
+    ) -> list[Passage]:
         async with session_scope() as session:
             user = await session.get(User, uuid.UUID(user_id))
             assert user is not None
             return await search_passages(
-                session, user, query, store=store, embedder=get_onnx_embedder(), limit=limit
+                session,
+                user,
+                query,
+                store=store,
+                embedder=get_onnx_embedder(),
+                limit=limit,
+                collection_ids=[uuid.UUID(c) for c in collection_ids] or None,
             )
 
     tools = ToolRegistry()
@@ -146,7 +154,9 @@ async def failing_runs(engine: object, backend: OllamaBackend) -> AsyncIterator[
     async def resolve() -> tuple[LLMBackend, str]:
         return backend, "test-rag"
 
-    async def searcher(user_id: str, query: str, limit: int) -> list[Passage]:
+    async def searcher(
+        user_id: str, query: str, limit: int, collection_ids: tuple[str, ...] = ()
+    ) -> list[Passage]:
         raise Unavailable("the vector store is not reachable")
 
     registry = ToolRegistry()

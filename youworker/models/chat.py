@@ -44,6 +44,10 @@ class Conversation(SQLModel, table=True):
     disabled_tools: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # "Use my documents": retrieve passages before the model is asked.
     use_documents: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    # Collections the conversation searches in (ids); empty: every readable document.
+    collection_ids: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     created_at: datetime = created_field()
     updated_at: datetime = created_field()
 

@@ -68,6 +68,22 @@ def _header() -> rx.Component:
             content="Search your documents before answering, and cite them",
         ),
         rx.cond(
+            ChatState.collection_options.length() > 0,
+            rx.select.root(
+                rx.select.trigger(aria_label="Search in", data_testid="chat-collection"),
+                rx.select.content(
+                    rx.select.item("All documents", value="all"),
+                    rx.foreach(
+                        ChatState.collection_options,
+                        lambda option: rx.select.item(option.label, value=option.id),
+                    ),
+                ),
+                value=ChatState.collection_choice,
+                on_change=ChatState.choose_collection,
+                size="1",
+            ),
+        ),
+        rx.cond(
             ChatState.current_id != "",
             rx.button(
                 rx.icon("share-2", size=14),

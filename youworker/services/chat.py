@@ -20,6 +20,7 @@ from youworker.services.authz import require_active
 from youworker.services.chat_display import title_from as title_from
 from youworker.services.chat_events import conversation_events
 from youworker.services.chat_titles import title_of as title_of
+from youworker.services.documents import collections
 from youworker.services.documents.citations import Citation, CitationBook
 from youworker.services.encryption import MessageCipher, get_cipher
 from youworker.services.errors import NotFound, ValidationFailed
@@ -135,11 +136,13 @@ async def create_conversation(
     conversation_id: uuid.UUID | None = None,
     disabled_tools: list[str] | None = None,
     use_documents: bool = False,
+    collection_ids: list[uuid.UUID] | None = None,
 ) -> Conversation:
     """A new conversation, saved in one commit (so a retry cannot save it twice); `origin`
     names the client asking, so its other tabs refresh; `conversation_id` lets a page show the
     conversation before it is saved."""
     require_active(actor)
+    searched = await _usable_collections(session, actor, collection_ids or [])
     conversation = Conversation(
         id=conversation_id or uuid.uuid4(),
         owner_id=actor.id,
@@ -147,6 +150,7 @@ async def create_conversation(
         title_enc=chat_titles.sealed_title(title),
         disabled_tools=_tool_names(disabled_tools or []),
         use_documents=use_documents,
+        collection_ids=searched,
     )
     session.add(conversation)
     await session.commit()
@@ -220,6 +224,31 @@ async def set_disabled_tools(
 
 def _tool_names(names: list[str]) -> list[str]:
     return sorted({name[:200] for name in names})[:500]
+
+
+MAX_COLLECTIONS = 10
+
+
+async def _usable_collections(
+    session: AsyncSession, actor: User, collection_ids: list[uuid.UUID]
+) -> list[str]:
+    """The ids, each a collection the actor may use (NotFound otherwise), without repeats."""
+    unique = list(dict.fromkeys(collection_ids))
+    if len(unique) > MAX_COLLECTIONS:
+        raise ValidationFailed({"collection_ids": f"At most {MAX_COLLECTIONS} collections."})
+    for collection_id in unique:
+        await collections.get_collection(session, actor, collection_id)
+    return [str(collection_id) for collection_id in unique]
+
+
+async def set_collections(
+    session: AsyncSession, actor: User, conversation_id: uuid.UUID, collection_ids: list[uuid.UUID]
+) -> Conversation:
+    """Where the conversation's searches look: these collections, or (empty) everywhere."""
+    conversation = await get_owned(session, actor, conversation_id)
+    conversation.collection_ids = await _usable_collections(session, actor, collection_ids)
+    await session.commit()
+    return conversation
 
 
 async def set_use_documents(

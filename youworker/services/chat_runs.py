@@ -172,6 +172,7 @@ class ChatRuns:
                 model = default_model  # chosen while Ollama was away
             disabled = set(conversation.disabled_tools)
             use_documents = conversation.use_documents
+            searched = tuple(conversation.collection_ids)
             owned = conversation  # as checked above: the question is saved without reading it again
 
             async def save() -> tuple[Message, list[ChatMessage]]:
@@ -221,7 +222,10 @@ class ChatRuns:
             model_timeout_s=settings.chat.model_timeout_seconds,
         )
         ctx = ToolContext(
-            user_id=str(actor.id), conversation_id=str(conversation_id), citations=run.citations
+            user_id=str(actor.id),
+            conversation_id=str(conversation_id),
+            citations=run.citations,
+            collection_ids=searched,
         )
 
         async def has_documents() -> bool:

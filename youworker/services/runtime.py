@@ -71,8 +71,11 @@ def get_tool_registry() -> ToolRegistry:
     return build_tool_registry(get_settings(), get_mcp_manager())
 
 
-async def search_for_user(user_id: str, query: str, limit: int) -> list[Passage]:
-    """Passages `user_id` may read (the search tool's and the "use my documents" switch's)."""
+async def search_for_user(
+    user_id: str, query: str, limit: int, collection_ids: tuple[str, ...] = ()
+) -> list[Passage]:
+    """Passages `user_id` may read (the search tool's and the "use my documents" switch's),
+    in the given collections when there are any."""
     embedder = await current_embedder()
     async with session_scope() as db:
         user = await db.get(User, uuid.UUID(user_id))
@@ -83,6 +86,7 @@ async def search_for_user(user_id: str, query: str, limit: int) -> list[Passage]
             store=get_vector_store(),
             embedder=embedder,
             limit=limit,
+            collection_ids=[uuid.UUID(c) for c in collection_ids] if collection_ids else None,
         )
 
 

@@ -17,7 +17,7 @@ from youworker.models import Conversation, User
 from youworker.services import chat
 from youworker.services.chat_events import answer_origin, conversation_events
 from youworker.services.chat_runs import RunSnapshot
-from youworker.services.documents import access
+from youworker.services.documents import access, collections
 from youworker.services.errors import (
     Conflict,
     NotFound,
@@ -100,6 +100,12 @@ def _decode_cursor(raw: str) -> chat.ConversationCursor | None:
         return None
 
 
+@dataclasses.dataclass
+class CollectionChoice:
+    id: str = ""
+    label: str = ""
+
+
 class ChatState(SessionState):
     conversations: list[ConversationRow] = []
     conversations_cursor: str = ""
@@ -117,6 +123,9 @@ class ChatState(SessionState):
     provider_banner: str = ""
     tools: list[ToolToggle] = []
     use_documents: bool = False
+    # Where document search looks: "all", or the id of one of the person's collections.
+    collection_choice: str = "all"
+    collection_options: list[CollectionChoice] = []
     renaming_id: str = ""
     deleting_id: str = ""
     dialog_title: str = ""
@@ -208,8 +217,18 @@ class ChatState(SessionState):
     def _refresh_provider(self) -> None:
         self.provider_banner = user_notice(get_provider_manager().status())
 
+    async def _load_collections(self, user: User) -> None:
+        async with session_scope() as db:
+            views = await collections.list_collections(db, user)
+        self.collection_options = [
+            CollectionChoice(v.id, f"{v.name} ({v.group_name})" if v.group_name else v.name)
+            for v in views
+        ]
+
     def _refresh_tools(self, conversation: Conversation | None) -> None:
         self.use_documents = conversation.use_documents if conversation else self.use_documents
+        if conversation is not None:
+            self.collection_choice = (conversation.collection_ids or ["all"])[0]
         disabled = set(conversation.disabled_tools) if conversation else set()
         self.tools = [
             ToolToggle(spec.name, spec.description[:140], spec.name not in disabled)
@@ -227,6 +246,7 @@ class ChatState(SessionState):
         self._refresh_provider()
         await get_config_sync().current()  # tools switched on or off through another worker
         await self._load_sidebar(user)
+        await self._load_collections(user)
         target = self._route_conversation()
         if not target:
             self._clear_thread()
@@ -571,6 +591,7 @@ class ChatState(SessionState):
                 conversation_id=conversation_id,
                 disabled_tools=[t.name for t in self.tools if not t.enabled],
                 use_documents=self.use_documents,
+                collection_ids=self._chosen_collections(),
             )
 
     async def _start_answer(
@@ -716,6 +737,29 @@ class ChatState(SessionState):
             disabled = [t.name for t in self.tools if not t.enabled]
             async with session_scope() as db:
                 await chat.set_disabled_tools(db, user, uuid.UUID(self.current_id), disabled)
+        return None
+
+    def _chosen_collections(self) -> list[uuid.UUID]:
+        return [] if self.collection_choice == "all" else [uuid.UUID(self.collection_choice)]
+
+    @rx.event
+    async def choose_collection(self, choice: str) -> EventSpec | None:
+        """Search one collection ("all": every document the person may read)."""
+        user = await self._authenticate()
+        if user is None:
+            return self._to_sign_in()
+        if choice != "all" and choice not in {o.id for o in self.collection_options}:
+            return None
+        self.collection_choice = choice
+        if self.current_id:
+            try:
+                async with session_scope() as db:
+                    await chat.set_collections(
+                        db, user, uuid.UUID(self.current_id), self._chosen_collections()
+                    )
+            except NotFound as exc:  # deleted meanwhile, or no longer theirs
+                self.collection_choice, self.composer_error = "all", exc.message
+                await self._load_collections(user)
         return None
 
     @rx.event

@@ -32,12 +32,20 @@ class ConversationCreate(BaseModel):
     use_documents: bool = Field(
         default=False, description="Search the caller's documents before each answer"
     )
+    collection_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=chat.MAX_COLLECTIONS,
+        description="Search only these collections (empty: every readable document)",
+    )
 
 
 class ConversationUpdate(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=TITLE_MAX)
     model: str | None = Field(default=None, max_length=MODEL_NAME_MAX)
     use_documents: bool | None = None
+    collection_ids: list[uuid.UUID] | None = Field(
+        default=None, max_length=chat.MAX_COLLECTIONS, description="[] searches everywhere"
+    )
 
 
 class ConversationPublic(BaseModel):
@@ -45,6 +53,7 @@ class ConversationPublic(BaseModel):
     title: str
     model: str
     use_documents: bool
+    collection_ids: list[uuid.UUID]
     created_at: datetime
     updated_at: datetime
 
@@ -89,6 +98,7 @@ def _public(conversation: Conversation) -> ConversationPublic:
         title=chat.title_of(conversation),
         model=conversation.model,
         use_documents=conversation.use_documents,
+        collection_ids=[uuid.UUID(c) for c in conversation.collection_ids],
         created_at=conversation.created_at,
         updated_at=conversation.updated_at,
     )
@@ -116,7 +126,11 @@ async def create_conversation(
     body: ConversationCreate, principal: CurrentPrincipal, db: DbSession
 ) -> ConversationPublic:
     conversation = await chat.create_conversation(
-        db, principal.user, model=body.model, title=" ".join(body.title.split()) or "New chat"
+        db,
+        principal.user,
+        model=body.model,
+        title=" ".join(body.title.split()) or "New chat",
+        collection_ids=body.collection_ids,
     )
     if body.use_documents:
         conversation = await chat.set_use_documents(db, principal.user, conversation.id, True)
@@ -149,6 +163,10 @@ async def update_conversation(
     if body.use_documents is not None:
         conversation = await chat.set_use_documents(
             db, principal.user, conversation_id, body.use_documents
+        )
+    if body.collection_ids is not None:
+        conversation = await chat.set_collections(
+            db, principal.user, conversation_id, body.collection_ids
         )
     return _public(conversation)
 

@@ -14,7 +14,8 @@ SEARCH_TOOL_NAME = "search_documents"
 MAX_TOOL_RESULTS = 10
 
 # (user id, query, limit) -> passages the user may read, best first.
-Searcher = Callable[[str, str, int], Awaitable[list[Passage]]]
+# (user id, query, limit, collection ids: empty for every readable document)
+Searcher = Callable[[str, str, int, tuple[str, ...]], Awaitable[list[Passage]]]
 
 CITE_INSTRUCTION = (
     "Cite the passages you use as [n] with their numbers, e.g. [1] or [2][3]. "
@@ -31,7 +32,8 @@ def search_documents_tool(searcher: Searcher, default_limit: int = 5) -> Tool:
         if not isinstance(limit, int) or isinstance(limit, bool):
             limit = default_limit
         try:
-            passages = await searcher(ctx.user_id, query, min(max(limit, 1), MAX_TOOL_RESULTS))
+            limit = min(max(limit, 1), MAX_TOOL_RESULTS)
+            passages = await searcher(ctx.user_id, query, limit, ctx.collection_ids)
         except ServiceError as exc:
             raise ToolError(exc.message) from exc
         if ctx.citations is not None:

@@ -24,6 +24,8 @@ class ToolContext:
     conversation_id: str | None = None
     # The answer's numbered sources; tools that return passages number them here.
     citations: CitationBook | None = None
+    # The conversation's collections: document search looks only there (empty: everywhere).
+    collection_ids: tuple[str, ...] = ()
 
 
 ToolHandler = Callable[[dict[str, Any], ToolContext], Awaitable[str]]
