@@ -27,6 +27,7 @@ import httpx
 import reflex as rx
 from reflex.state import BaseState
 from reflex_base.event import EventSpec
+from sqlalchemy import delete
 from sqlmodel import select
 
 from tests.integration.authz_matrix_world import (
@@ -39,6 +40,8 @@ from tests.integration.authz_matrix_world import (
 from youworker.db import session_scope
 from youworker.models import (
     ApiKey,
+    Collection,
+    CollectionDocument,
     Conversation,
     ConversationShare,
     Document,
@@ -64,6 +67,7 @@ from youworker.services.documents.vectorstore import ChunkPoint
 from youworker.state.admin_analytics import AdminAnalyticsState, AdminUsageState, today
 from youworker.state.admin_tools import AdminToolsState
 from youworker.state.chat import ChatState, LiveAnswerState, MessageRow
+from youworker.state.document_collections import CollectionsState
 from youworker.state.document_view import DocumentViewState
 from youworker.state.documents import DocumentsState
 from youworker.state.groups import GroupState
@@ -550,6 +554,36 @@ async def stale_document(matrix: Matrix) -> None:
         await db.commit()
 
 
+async def _in_shelf() -> list[uuid.UUID]:
+    return await _scalars(select(CollectionDocument.document_id))
+
+
+async def emptied_shelf(matrix: Matrix) -> None:
+    """The group's collection without the document, so that putting it in is visible."""
+    async with session_scope() as db:
+        await db.execute(delete(CollectionDocument))
+        await db.commit()
+
+
+async def shelved(cell: Cell) -> bool:
+    return cell.world.document_id in await _in_shelf()
+
+
+async def unshelved(cell: Cell) -> bool:
+    return cell.world.document_id not in await _in_shelf()
+
+
+async def shelf_made(cell: Cell) -> str | None:
+    return only_actor(
+        cell, await _scalars(select(Collection.owner_id).where(Collection.name == "Matrix shelf"))
+    )
+
+
+@view
+async def chose_shelf(cell: Cell) -> bool:
+    return bool(cell.state.collection_choice == str(cell.world.collection_id))
+
+
 async def document_deleted(cell: Cell) -> bool:
     return await _scalar(select(Document.id).where(Document.id == cell.world.document_id)) is None
 
@@ -870,6 +904,9 @@ STATE_ROWS: dict[str, Listed | Case] = {
         ("calculator", False),
         before=OPEN_CHAT,
     ),
+    "ChatState.choose_collection": Case(
+        "/chat", by(OK, REFUSED, OK, OK, REFUSED), chose_shelf, ("{collection}",), OPEN_CHAT
+    ),
     "ChatState.toggle_documents": Case(
         CHAT,
         OWNER_ONLY,
@@ -914,6 +951,37 @@ STATE_ROWS: dict[str, Listed | Case] = {
     "DocumentsState.ask_delete": UI_ONLY("remembers what to delete; confirm_delete acts on it"),
     "DocumentsState.cancel_delete": UI_ONLY("closes the confirmation"),
     "DocumentsState.delete_open_changed": UI_ONLY("closes the confirmation"),
+    "DocumentsState.show_collection": OWN_LIST(
+        "puts the collection in the URL; loading the list checks the caller may use it"
+    ),
+    "CollectionsState.load_collections": OWN_LIST("the caller's and their groups' collections"),
+    "CollectionsState.toggle_selected": UI_ONLY("ticks a row; add or remove acts on the ticks"),
+    "CollectionsState.clear_selected": UI_ONLY("unticks every row"),
+    "CollectionsState.set_new_open": UI_ONLY("opens the new-collection dialog"),
+    "CollectionsState.set_new_name": UI_ONLY("types the new collection's name"),
+    "CollectionsState.set_new_owner": UI_ONLY("picks among groups the caller administers"),
+    "CollectionsState.create": Case(
+        "/documents",
+        SELF,
+        shelf_made,
+        before=((CollectionsState, "set_new_name", ("Matrix shelf",)),),
+    ),
+    "CollectionsState.add_selected": Case(
+        # Managing the group's collection, and reading the document, are both needed.
+        "/documents",
+        by(OK, REFUSED, REFUSED, OK, REFUSED),
+        shelved,
+        ("{collection}",),
+        before=((CollectionsState, "toggle_selected", ("{document}", True)),),
+        setup=emptied_shelf,
+    ),
+    "CollectionsState.remove_selected": Case(
+        "/documents",
+        GROUP_MANAGERS,
+        unshelved,
+        before=((CollectionsState, "toggle_selected", ("{document}", True)),),
+        preset={"collection": lambda world: str(world.collection_id)},  # the list shows it
+    ),
     "DocumentsState.confirm_delete": Case(
         "/documents",
         OWNER_ONLY,
@@ -1068,6 +1136,29 @@ async def rest_document_deleted(reply: Reply) -> bool:
     return await _scalar(select(Document.id).where(Document.id == reply.world.document_id)) is None
 
 
+async def rest_shelf_made(reply: Reply) -> bool:
+    owners = await _scalars(select(Collection.owner_id).where(Collection.name == "Matrix shelf"))
+    return reply.response.is_success and owners == [reply.acting_id]
+
+
+async def rest_shelf_renamed(reply: Reply) -> bool:
+    name = await _scalar(select(Collection.name).where(Collection.id == reply.world.collection_id))
+    return reply.response.is_success and name == "Renamed shelf"
+
+
+async def rest_shelf_deleted(reply: Reply) -> bool:
+    shelf = await _scalar(select(Collection.id).where(Collection.id == reply.world.collection_id))
+    return reply.response.status_code == 204 and shelf is None
+
+
+async def rest_shelved(reply: Reply) -> bool:
+    return reply.response.is_success and reply.world.document_id in await _in_shelf()
+
+
+async def rest_unshelved(reply: Reply) -> bool:
+    return reply.response.is_success and reply.world.document_id not in await _in_shelf()
+
+
 async def passage_found(reply: Reply) -> bool:
     response = reply.response
     return response.is_success and any(
@@ -1202,6 +1293,43 @@ REST_ROWS: dict[str, Listed | Call] = {
         passage_found,
         json={"query": "plan", "document_ids": ["{document}"]},
         setup=indexed_passage,
+    ),
+    "GET /api/v1/collections": OWN_LIST("the caller's and their groups' collections"),
+    "POST /api/v1/collections": Call(
+        "/api/v1/collections",
+        rest(OK, OK, OK, OK, OK, V401, V401, OK),
+        rest_shelf_made,
+        json={"name": "Matrix shelf"},
+    ),
+    "GET /api/v1/collections/{collection_id}": Call(
+        "/api/v1/collections/{collection}",
+        rest(OK, V404, OK, OK, OK, V401, V401, V404),
+        body_id("collection_id"),
+    ),
+    "PATCH /api/v1/collections/{collection_id}": Call(
+        "/api/v1/collections/{collection}",
+        rest(OK, V404, V403, OK, OK, V401, V401, V404),
+        rest_shelf_renamed,
+        json={"name": "Renamed shelf"},
+    ),
+    "DELETE /api/v1/collections/{collection_id}": Call(
+        "/api/v1/collections/{collection}",
+        rest(OK, V404, V403, OK, OK, V401, V401, V404),
+        rest_shelf_deleted,
+    ),
+    "POST /api/v1/collections/{collection_id}/documents": Call(
+        # Managing the collection, and reading the document, are both needed.
+        "/api/v1/collections/{collection}/documents",
+        rest(OK, V404, V403, OK, V404, V401, V401, V404),
+        rest_shelved,
+        json={"document_ids": ["{document}"]},
+        setup=emptied_shelf,
+    ),
+    "POST /api/v1/collections/{collection_id}/documents/remove": Call(
+        "/api/v1/collections/{collection}/documents/remove",
+        rest(OK, V404, V403, OK, OK, V401, V401, V404),
+        rest_unshelved,
+        json={"document_ids": ["{document}"]},
     ),
     "GET /api/v1/groups": OWN_LIST("the caller's groups"),
     "GET /api/v1/groups/{group_id}/members": Call(

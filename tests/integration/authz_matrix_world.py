@@ -54,7 +54,7 @@ from youworker.services import (
 )
 from youworker.services.chat_runs import ChatRuns
 from youworker.services.crypto import hash_password, token_digest
-from youworker.services.documents import library
+from youworker.services.documents import collections, library
 from youworker.services.documents.embedders import get_onnx_embedder
 from youworker.services.documents.storage import FileStore
 from youworker.services.documents.vectorstore import EdgeVectorStore
@@ -98,6 +98,7 @@ class World:
     people: Mapping[str, Person]
     group_id: uuid.UUID
     document_id: uuid.UUID
+    collection_id: uuid.UUID  # the group's collection "Team shelf", holding the document
     conversation_id: uuid.UUID
     answer_id: uuid.UUID  # the conversation's last (assistant) message
     owner_session_id: uuid.UUID  # the owner's second session (the one revoked)
@@ -118,6 +119,7 @@ class World:
         values = {
             "group": str(self.group_id),
             "document": str(self.document_id),
+            "collection": str(self.collection_id),
             "conversation": str(self.conversation_id),
             "owner_session": str(self.owner_session_id),
             "owner_key": str(self.owner_key_id),
@@ -229,6 +231,9 @@ async def _build(files: FileStore, store: EdgeVectorStore) -> World:
         )
         await db.commit()
         await sharing.set_document_shared(db, owner, document_id, group.id, True, store)
+        shelf = await collections.create_collection(db, owner, "Team shelf", group_id=group.id)
+        collection_id = uuid.UUID(shelf.id)
+        await collections.add_documents(db, owner, collection_id, [document_id])
 
         conversation = await chat.create_conversation(db, owner, title="Plans")
         await chat.add_user_message(db, owner, conversation.id, QUESTION)
@@ -294,6 +299,7 @@ async def _build(files: FileStore, store: EdgeVectorStore) -> World:
         },
         group_id=group_id,
         document_id=document_id,
+        collection_id=collection_id,
         conversation_id=conversation_id,
         answer_id=answer_id,
         owner_session_id=owner_second_session,
