@@ -221,3 +221,21 @@ def test_a_zip_becomes_documents_that_keep_their_folders(page: Page, tmp_path: P
     folder = row(page, "rule25.md").get_by_test_id("document-folder")
     expect(folder).to_have_text("handbook/policies/travel")
     expect_ready(page, "rule25.md")
+
+
+def test_a_chosen_folder_goes_in_with_its_paths(page: Page, tmp_path: Path) -> None:
+    register(page, new_account("folderpick"))
+    folder = tmp_path / "handbook"
+    (folder / "travel").mkdir(parents=True)
+    (folder / "travel" / "trains.md").write_text("# Trains\n\nTake the train under 600 km.\n")
+    (folder / "parking.md").write_text("# Parking\n\nThe car park opens at 7 am.\n")
+    (folder / "tool.exe").write_bytes(b"MZ\x90\x00" + bytes(range(256)))
+    open_form(page, "/documents")
+    picker = page.get_by_test_id("folder-picker").locator("input[type=file]")
+    picker.set_input_files(folder)  # what the browser's folder dialog gives the page
+    expect(page.get_by_test_id("batch-summary")).to_have_text("2 added, 1 refused")
+    refused = page.locator("[data-testid=upload-row][data-state=rejected]")
+    expect(refused).to_contain_text("handbook/tool.exe")
+    folder_label = row(page, "trains.md").get_by_test_id("document-folder")
+    expect(folder_label).to_have_text("handbook/travel")
+    expect(row(page, "parking.md").get_by_test_id("document-folder")).to_have_text("handbook")

@@ -954,6 +954,7 @@ STATE_ROWS: dict[str, Listed | Case] = {
     "DocumentsState.show_collection": OWN_LIST(
         "puts the collection in the URL; loading the list checks the caller may use it"
     ),
+    "DocumentsState.start_folder_upload": UI_ONLY("shows that a chosen folder is being sent"),
     "CollectionsState.load_collections": OWN_LIST("the caller's and their groups' collections"),
     "CollectionsState.toggle_selected": UI_ONLY("ticks a row; add or remove acts on the ticks"),
     "CollectionsState.clear_selected": UI_ONLY("unticks every row"),

@@ -16,10 +16,16 @@ from youworker.components.local_time import time_element
 from youworker.components.share_dialog import share_dialog
 from youworker.pages.document_collections import collections_bar, select_cell
 from youworker.services.documents.filetypes import SUPPORTED_TYPES
-from youworker.state.documents import DocumentRow, DocumentsState, PageLink, UploadRow
+from youworker.state.documents import (
+    UPLOAD_IDS,
+    DocumentRow,
+    DocumentsState,
+    PageLink,
+    UploadRow,
+)
 from youworker.state.share_dialog import DOCUMENT, ShareDialogState
 
-UPLOAD_ID = "documents"
+UPLOAD_ID, FOLDER_UPLOAD_ID = UPLOAD_IDS
 
 _CHOSEN_FILES: Var[list[dict[str, Any]]] = Var(
     _js_expr=(
@@ -74,10 +80,59 @@ def _upload_zone() -> rx.Component:
     return zone
 
 
+def _folder_picker() -> rx.Component:
+    """ "Choose a folder": the browser's folder dialog; every file in it is sent at once."""
+    picker = rx.upload(
+        rx.button(
+            rx.icon("folder-up", size=14),
+            "Choose a folder",
+            variant="soft",
+            size="2",
+            type="button",
+            loading=DocumentsState.uploading,
+        ),
+        id=FOLDER_UPLOAD_ID,
+        multiple=True,
+        no_drag=True,
+        max_files=DocumentsState.max_batch_files,
+        on_drop=[
+            DocumentsState.start_folder_upload,
+            DocumentsState.handle_upload(
+                rx.upload_files(
+                    upload_id=FOLDER_UPLOAD_ID,
+                    on_upload_progress=DocumentsState.upload_progress,
+                )
+            ),
+        ],
+        on_drop_rejected=DocumentsState.drop_rejected,
+        border="none",
+        padding="0",
+        width="auto",
+        data_testid="folder-picker",
+    )
+    if not _mark_folder_input(picker):
+        raise RuntimeError("the folder picker has no file input")
+    return picker
+
+
+def _mark_folder_input(component: rx.Component) -> bool:
+    """Make the picker's hidden file input choose folders (no prop for it) and name it."""
+    for child in component.children:
+        if child.tag == "input" and str(getattr(child, "type", "")) == '"file"':
+            child.custom_attrs.update(
+                {"webkitdirectory": "", "aria-label": "Choose a folder to upload"}
+            )
+            return True
+        if _mark_folder_input(child):
+            return True
+    return False
+
+
 def _dropzone() -> rx.Component:
     chosen = rx.selected_files(UPLOAD_ID)
     return rx.vstack(
         _upload_zone(),
+        _folder_picker(),
         rx.cond(
             chosen.length() > 0,
             rx.hstack(

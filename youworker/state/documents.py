@@ -26,6 +26,8 @@ from youworker.state.share_dialog import DOCUMENT, ShareDialogState
 from youworker.state.times import iso_utc
 
 PAGE_SIZE = 20
+# The drop zone's and the folder picker's upload ids (pages/documents.py).
+UPLOAD_IDS = ("documents", "documents-folder")
 DEFAULT_SORT = "created_at"
 QUERY_MAX = 200
 MAX_PAGE = 100_000
@@ -197,6 +199,7 @@ class DocumentsState(SessionState):
     collection: str = ""  # the collection the list is narrowed to ("" = every document)
     uploads: list[UploadRow] = []
     uploading: bool = False
+    sent_percent: int = 0  # of the upload request's body, for batches not listed file by file
     stale_count: int = 0
     embedder_name: str = ""
     notice: str = ""
@@ -217,6 +220,8 @@ class DocumentsState(SessionState):
     def batch_progress(self) -> int:
         """The whole batch's progress (bytes sent, weighted by size), 0-100."""
         total = sum(row.size_bytes for row in self.uploads)
+        if self.uploading and not total:  # a folder: its files are listed once checked
+            return self.sent_percent
         if not total:
             return 100 if self.uploads and not self.uploading else 0
         return int(sum(row.size_bytes * row.progress for row in self.uploads) / total)
@@ -225,7 +230,7 @@ class DocumentsState(SessionState):
     def batch_summary(self) -> str:
         """ "1000 added, 4 refused" once the batch is checked; what is happening before."""
         if self.uploading:
-            return f"Sending {len(self.uploads)} file(s)…"
+            return f"Sending {len(self.uploads)} file(s)…" if self.uploads else "Sending…"
         counts = {state: 0 for state in ("added", "duplicate", "rejected")}
         for row in self.uploads:
             counts[row.state] = counts.get(row.state, 0) + 1
@@ -426,9 +431,16 @@ class DocumentsState(SessionState):
         self.uploading = bool(self.uploads)
 
     @rx.event
+    def start_folder_upload(self) -> None:
+        """A folder was picked: its files go at once (the browser lists them only by path)."""
+        self.notice, self.uploads, self.uploading, self.sent_percent = "", [], True, 0
+
+    @rx.event
     def upload_progress(self, progress: dict[str, Any]) -> None:
         """Per-file progress: the multipart body carries the files in the order chosen."""
         loaded = float(progress.get("loaded") or 0)
+        total = float(progress.get("total") or 0)
+        self.sent_percent = int(min(max(loaded / total, 0.0), 1.0) * 100) if total else 0
         start = 0.0
         for row in self.uploads:
             if row.state != "sending":
@@ -460,7 +472,8 @@ class DocumentsState(SessionState):
             self.offset = 0
             self.sort, self.descending = "created_at", True
         await self._refresh(user)
-        return [rx.clear_selected_files("documents"), DocumentsState.watch]  # type: ignore[return-value]
+        cleared = [rx.clear_selected_files(upload_id) for upload_id in UPLOAD_IDS]
+        return [*cleared, DocumentsState.watch]  # type: ignore[return-value]
 
     async def _store(self, user: User, upload: rx.UploadFile, max_bytes: int) -> list[UploadRow]:
         """One row for a file, or one per file of a .zip.
