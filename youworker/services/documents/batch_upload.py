@@ -7,6 +7,7 @@ becomes the document's folder label). A refused member never stops the others.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -66,7 +67,9 @@ async def add_upload(
         )
     except DocumentRejected as exc:
         return [FileOutcome(filename, error=exc)]
-    for member in members:
+    # Each member is decompressed (up to the per-file limit) in a worker thread, not on the
+    # event loop that serves every other tab.
+    while (member := await asyncio.to_thread(next, members, None)) is not None:
         label = f"{archive}/{member.path}"
         if member.data is None:
             outcomes.append(FileOutcome(label, error=DocumentRejected(member.refusal)))
