@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, StorageState, expect
+from playwright.sync_api import BrowserContext, Page, StorageState, WebSocketRoute, expect
 from pytest_playwright.pytest_playwright import CreateContextCallback
 
 from .flows import (
@@ -124,6 +125,54 @@ def test_registration_field_errors_create_no_account(
 
     # No account was created (for the taken email: none with the new password either).
     expect_sign_in_refused(page, email, password, GENERIC_SIGN_IN_ERROR)
+
+
+def test_register_form_waits_until_the_page_has_loaded(page: Page, admin: Account) -> None:
+    """A submit before the page's on_load ran would have its errors wiped by that on_load.
+
+    The server's messages are held back after the socket connects, so the page is rendered
+    and live but not yet hydrated: the form must not submit until they arrive.
+    """
+    held: list[str | bytes] = []
+    holding = True
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            # Socket.IO events ("42...") carry state; the handshake and pings pass through.
+            if holding and isinstance(message, str) and message.startswith("42"):
+                held.append(message)
+            else:
+                ws.send(message)
+
+        server.on_message(from_server)
+
+        def release() -> None:
+            nonlocal holding
+            holding = False
+            for message in held:
+                ws.send(message)
+
+        releases.append(release)
+
+    releases: list[Callable[[], None]] = []
+    page.route_web_socket(re.compile(r"/_event"), route)
+    page.goto("/register")
+    submit = page.get_by_test_id("register-submit")
+    expect(submit).to_be_disabled()
+    page.locator("input[name=email]").fill(admin.email.upper())
+    page.locator("input[name=display_name]").fill("Early")
+    page.locator("input[name=password]").fill("pass phrase early-bird")
+    page.locator("input[name=confirm_password]").fill("pass phrase early-bird")
+    page.locator("input[name=confirm_password]").press("Enter")
+    expect(submit).to_be_disabled()
+
+    assert len(releases) == 1
+    releases[0]()
+    expect(submit).to_be_enabled()
+    submit.click()
+    _expect_field_error(page, "email", "An account with this email already exists.")
 
 
 def test_second_user_is_not_admin(page: Page) -> None:

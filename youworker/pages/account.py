@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from youworker.components.empty import empty_row
+from youworker.components.forms import submit_button
 from youworker.components.layout import app_shell, confirm_action, field_error, scroll_x
 from youworker.components.local_time import time_element
 from youworker.state.account import NEW_KEY, AccountState
@@ -35,7 +36,7 @@ def _profile() -> rx.Component:
                     field_error(AccountState.profile_error),
                     spacing="1",
                 ),
-                rx.button("Save", type="submit"),
+                submit_button("Save"),
                 align="start",
                 wrap="wrap",
             ),
@@ -71,7 +72,7 @@ def _password() -> rx.Component:
                     max_width="20rem",
                 ),
                 field_error(AccountState.new_password_error),
-                rx.button("Change password", type="submit"),
+                submit_button("Change password"),
                 rx.text(
                     "Changing your password signs out every other session and revokes "
                     "every personal key below (programs using one need a new key).",
@@ -211,7 +212,7 @@ def _keys() -> rx.Component:
                     field_error(AccountState.key_name_error),
                     spacing="1",
                 ),
-                rx.button("Create key", type="submit"),
+                submit_button("Create key"),
                 align="start",
                 wrap="wrap",
             ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from youworker.components.empty import empty_row
+from youworker.components.forms import submit_button
 from youworker.components.layout import (
     admin_tabs,
     app_shell,
@@ -239,7 +240,7 @@ def _invite() -> rx.Component:
                         max_width="20rem",
                         data_testid="site-invite-email",
                     ),
-                    rx.button("Send invitation", type="submit", data_testid="site-invite-submit"),
+                    submit_button("Send invitation", data_testid="site-invite-submit"),
                     wrap="wrap",
                 ),
                 on_submit=AdminState.invite,

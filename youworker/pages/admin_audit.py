@@ -6,6 +6,7 @@ import reflex as rx
 
 from youworker.components.audit_table import audit_table
 from youworker.components.download import download_link
+from youworker.components.forms import submit_button
 from youworker.components.layout import admin_tabs, app_shell, field_error
 from youworker.services.audit_log import action_choices
 from youworker.state.admin_audit import ALL_ACTIONS, AdminAuditState
@@ -118,7 +119,7 @@ def _filters() -> rx.Component:
                 "end",
             ),
             rx.hstack(
-                rx.button("Apply", type="submit", size="1", data_testid="audit-apply"),
+                submit_button("Apply", size="1", data_testid="audit-apply"),
                 rx.button(
                     "Clear",
                     type="button",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from youworker.components.empty import empty_row
+from youworker.components.forms import submit_button
 from youworker.components.layout import admin_tabs, app_shell, scroll_x
 from youworker.state.admin_tools import AdminToolsState, ServerRow, ToolRow
 
@@ -178,7 +179,7 @@ def _add_form() -> rx.Component:
                     spacing="1",
                 ),
             ),
-            rx.button("Add server", type="submit", data_testid="add-server"),
+            submit_button("Add server", data_testid="add-server"),
             width="100%",
             spacing="2",
         ),

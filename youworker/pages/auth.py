@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from youworker.components.forms import submit_button
 from youworker.components.layout import color_mode_toggle, field_error
 from youworker.state.auth import LoginState, RegisterState
 
@@ -90,9 +91,7 @@ def login_page() -> rx.Component:
                     max_length=MAX_PASSWORD,
                     auto_complete="current-password",
                 ),
-                rx.button(
-                    "Sign in", type="submit", width="100%", size="3", data_testid="sign-in-submit"
-                ),
+                submit_button("Sign in", width="100%", size="3", data_testid="sign-in-submit"),
                 spacing="3",
                 width="100%",
             ),
@@ -169,9 +168,8 @@ def register_page() -> rx.Component:
                         max_length=MAX_PASSWORD,
                         auto_complete="new-password",
                     ),
-                    rx.button(
+                    submit_button(
                         "Create account",
-                        type="submit",
                         width="100%",
                         size="3",
                         data_testid="register-submit",

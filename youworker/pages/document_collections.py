@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from youworker.components.forms import submit_button
 from youworker.state.document_collections import CollectionOption, CollectionsState, GroupChoice
 from youworker.state.documents import DocumentRow, DocumentsState
 
@@ -81,7 +82,7 @@ def _new_collection_dialog() -> rx.Component:
                     ),
                     rx.hstack(
                         rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                        rx.button("Create", type="submit", data_testid="create-collection"),
+                        submit_button("Create", data_testid="create-collection"),
                         justify="end",
                         width="100%",
                     ),

@@ -7,6 +7,7 @@ import reflex as rx
 from youworker.components.audit_table import audit_table
 from youworker.components.download import download_link
 from youworker.components.empty import empty_row
+from youworker.components.forms import submit_button
 from youworker.components.layout import app_shell, confirm_action, field_error, scroll_x
 from youworker.components.local_time import time_element
 from youworker.state.groups import (
@@ -77,7 +78,7 @@ def _create_dialog() -> rx.Component:
                     field_error(GroupsState.description_error),
                     rx.hstack(
                         rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                        rx.button("Create", type="submit", data_testid="create-group"),
+                        submit_button("Create", data_testid="create-group"),
                         justify="end",
                         width="100%",
                     ),
@@ -324,7 +325,7 @@ def _invitations() -> rx.Component:
                         max_width="20rem",
                         data_testid="invite-email",
                     ),
-                    rx.button("Send invitation", type="submit", data_testid="invite-submit"),
+                    submit_button("Send invitation", data_testid="invite-submit"),
                     wrap="wrap",
                 ),
                 on_submit=GroupState.invite,
@@ -404,7 +405,7 @@ def _edit_dialog() -> rx.Component:
                     field_error(GroupState.description_error),
                     rx.hstack(
                         rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                        rx.button("Save", type="submit", data_testid="save-group"),
+                        submit_button("Save", data_testid="save-group"),
                         justify="end",
                         width="100%",
                     ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from youworker.components.forms import submit_button
 from youworker.components.layout import field_error, link_button
 from youworker.pages.auth import MAX_PASSWORD, auth_card, form_field
 from youworker.state.invite import InviteState
@@ -80,9 +81,8 @@ def _register_form() -> rx.Component:
                 max_length=MAX_PASSWORD,
                 auto_complete="new-password",
             ),
-            rx.button(
+            submit_button(
                 "Create account and join",
-                type="submit",
                 size="3",
                 width="100%",
                 data_testid="register-and-join",

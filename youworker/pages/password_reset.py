@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from youworker.components.forms import submit_button
 from youworker.components.layout import link_button
 from youworker.pages.auth import MAX_PASSWORD, auth_card, form_field
 from youworker.services.password_reset import UNAVAILABLE_MESSAGES, ResetStatus
@@ -43,9 +44,8 @@ def _form() -> rx.Component:
                 max_length=MAX_PASSWORD,
                 auto_complete="new-password",
             ),
-            rx.button(
+            submit_button(
                 "Change password",
-                type="submit",
                 width="100%",
                 size="3",
                 data_testid="reset-submit",
