@@ -204,8 +204,8 @@ def render(results: list[BenchResult], info: RunInfo, previous: str | None = Non
         about,
         "",
         "Run it with `make bench`, or `.venv/bin/python -m bench "
-        "[--only stream,concurrency,crowd,open,parse,retrieval,quality,index,ingest,admin,"
-        "memory,soak] "
+        "[--only stream,concurrency,crowd,open,parse,retrieval,quality,index,chat_import,ingest,"
+        "admin,memory,soak] "
         "[--quick]`. Raw results and profiles go to `bench/results/` (not committed).",
         "",
     ]

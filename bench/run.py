@@ -1,8 +1,8 @@
 """`make bench`: run each benchmark in its own process, then write docs/PERFORMANCE.md.
 
     .venv/bin/python -m bench
-        [--only stream,concurrency,crowd,open,parse,retrieval,quality,index,ingest,admin,memory,
-         soak]
+        [--only stream,concurrency,crowd,open,parse,retrieval,quality,index,chat_import,ingest,
+         admin,memory,soak]
         [--quick] [--output PATH] [--replace]
 
 A full run rewrites the report; with `--only` the chosen benchmarks' sections replace theirs in
@@ -62,6 +62,12 @@ BENCHMARKS = (
         "quality", "bench.retrieval_quality", "5b. Finding the right page of a real manual", 1800.0
     ),
     Benchmark("index", "bench.index_manual", "5c. Indexing a whole manual", 1200.0),
+    Benchmark(
+        "chat_import",
+        "bench.import_responsiveness",
+        "5d. Chat while a whole manual is indexed",
+        900.0,
+    ),
     Benchmark("ingest", "bench.ingest", "6. Ingestion throughput", 600.0),
     # Seeding its PostgreSQL database takes a few minutes the first time; later runs reuse it.
     Benchmark("admin", "bench.admin_pages", "7. Analytics dashboard and audit log", 1800.0),
