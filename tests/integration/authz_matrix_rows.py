@@ -581,7 +581,12 @@ async def shelf_made(cell: Cell) -> str | None:
 
 @view
 async def chose_shelf(cell: Cell) -> bool:
-    return bool(cell.state.collection_choice == str(cell.world.collection_id))
+    return str(cell.world.collection_id) in cell.state.collections_chosen
+
+
+@view
+async def searches_everything(cell: Cell) -> bool:
+    return cell.state.collections_chosen == []
 
 
 async def document_deleted(cell: Cell) -> bool:
@@ -904,8 +909,15 @@ STATE_ROWS: dict[str, Listed | Case] = {
         ("calculator", False),
         before=OPEN_CHAT,
     ),
-    "ChatState.choose_collection": Case(
-        "/chat", by(OK, REFUSED, OK, OK, REFUSED), chose_shelf, ("{collection}",), OPEN_CHAT
+    "ChatState.toggle_collection": Case(
+        "/chat", by(OK, REFUSED, OK, OK, REFUSED), chose_shelf, ("{collection}", True), OPEN_CHAT
+    ),
+    "ChatState.search_all_documents": Case(
+        "/chat",
+        by(OK, OK, OK, OK, OK),
+        searches_everything,
+        before=OPEN_CHAT,
+        preset={"collections_chosen": lambda world: [str(world.collection_id)]},
     ),
     "ChatState.toggle_documents": Case(
         CHAT,

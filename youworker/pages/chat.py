@@ -12,7 +12,7 @@ from youworker.components.conversation_list import (
 from youworker.components.layout import app_shell_wide
 from youworker.components.message import live_answer, thread_message
 from youworker.components.welcome import welcome
-from youworker.state.chat import ChatState, ToolToggle
+from youworker.state.chat import ChatState, CollectionChoice, ToolToggle
 from youworker.state.share_dialog import ShareDialogState
 
 
@@ -30,6 +30,54 @@ def _tool_toggle(toggle: ToolToggle) -> rx.Component:
             spacing="0",
         ),
         align="start",
+    )
+
+
+def _collection_option(option: CollectionChoice) -> rx.Component:
+    return rx.el.label(
+        rx.hstack(
+            rx.checkbox(
+                checked=ChatState.collections_chosen.contains(option.id),
+                on_change=lambda checked: ChatState.toggle_collection(option.id, checked),
+            ),
+            rx.text(option.label, size="2"),
+            align="center",
+            spacing="2",
+        ),
+        data_testid="chat-collection-option",
+    )
+
+
+def _collections_picker() -> rx.Component:
+    """Which collections the document search looks in: any number of them, or all documents."""
+    return rx.popover.root(
+        rx.popover.trigger(
+            rx.button(
+                rx.icon("library", size=14),
+                "Search in: ",
+                ChatState.collections_summary,
+                size="1",
+                variant="soft",
+                data_testid="chat-collection",
+            )
+        ),
+        rx.popover.content(
+            rx.vstack(
+                rx.text("Search in", size="1", weight="medium", color_scheme="gray"),
+                rx.foreach(ChatState.collection_options, _collection_option),
+                rx.button(
+                    "All documents",
+                    size="1",
+                    variant="ghost",
+                    disabled=ChatState.collections_chosen.length() == 0,
+                    on_click=ChatState.search_all_documents,
+                    data_testid="chat-all-documents",
+                ),
+                spacing="2",
+            ),
+            max_width="22rem",
+            aria_label="Search in",
+        ),
     )
 
 
@@ -67,22 +115,7 @@ def _header() -> rx.Component:
             ),
             content="Search your documents before answering, and cite them",
         ),
-        rx.cond(
-            ChatState.collection_options.length() > 0,
-            rx.select.root(
-                rx.select.trigger(aria_label="Search in", data_testid="chat-collection"),
-                rx.select.content(
-                    rx.select.item("All documents", value="all"),
-                    rx.foreach(
-                        ChatState.collection_options,
-                        lambda option: rx.select.item(option.label, value=option.id),
-                    ),
-                ),
-                value=ChatState.collection_choice,
-                on_change=ChatState.choose_collection,
-                size="1",
-            ),
-        ),
+        rx.cond(ChatState.collection_options.length() > 0, _collections_picker()),
         rx.cond(
             ChatState.current_id != "",
             rx.button(

@@ -123,8 +123,8 @@ class ChatState(SessionState):
     provider_banner: str = ""
     tools: list[ToolToggle] = []
     use_documents: bool = False
-    # Where document search looks: "all", or the id of one of the person's collections.
-    collection_choice: str = "all"
+    # The collections document search looks in (ids); none: every document the person may read.
+    collections_chosen: list[str] = []
     collection_options: list[CollectionChoice] = []
     renaming_id: str = ""
     deleting_id: str = ""
@@ -228,7 +228,7 @@ class ChatState(SessionState):
     def _refresh_tools(self, conversation: Conversation | None) -> None:
         self.use_documents = conversation.use_documents if conversation else self.use_documents
         if conversation is not None:
-            self.collection_choice = (conversation.collection_ids or ["all"])[0]
+            self.collections_chosen = [str(c) for c in conversation.collection_ids or []]
         disabled = set(conversation.disabled_tools) if conversation else set()
         self.tools = [
             ToolToggle(spec.name, spec.description[:140], spec.name not in disabled)
@@ -740,25 +740,45 @@ class ChatState(SessionState):
         return None
 
     def _chosen_collections(self) -> list[uuid.UUID]:
-        return [] if self.collection_choice == "all" else [uuid.UUID(self.collection_choice)]
+        return [uuid.UUID(c) for c in self.collections_chosen]
+
+    @rx.var
+    def collections_summary(self) -> str:
+        """What the "Search in" button says: all documents, the one collection, or how many."""
+        labels = {o.id: o.label for o in self.collection_options}
+        chosen = [labels[c] for c in self.collections_chosen if c in labels]
+        if not chosen:
+            return "All documents"
+        return chosen[0] if len(chosen) == 1 else f"{len(chosen)} collections"
 
     @rx.event
-    async def choose_collection(self, choice: str) -> EventSpec | None:
-        """Search one collection ("all": every document the person may read)."""
+    async def toggle_collection(self, collection_id: str, checked: bool) -> EventSpec | None:
+        """Add a collection to the search, or take it out (none left: all documents)."""
+        if collection_id not in {o.id for o in self.collection_options}:
+            return None
+        chosen = [c for c in self.collections_chosen if c != collection_id]
+        if checked and len(chosen) >= chat.MAX_COLLECTIONS:
+            self.composer_error = f"Search at most {chat.MAX_COLLECTIONS} collections at once."
+            return None
+        return await self._search_in([*chosen, collection_id] if checked else chosen)
+
+    @rx.event
+    async def search_all_documents(self) -> EventSpec | None:
+        return await self._search_in([])
+
+    async def _search_in(self, chosen: list[str]) -> EventSpec | None:
         user = await self._authenticate()
         if user is None:
             return self._to_sign_in()
-        if choice != "all" and choice not in {o.id for o in self.collection_options}:
-            return None
-        self.collection_choice = choice
+        self.collections_chosen, self.composer_error = chosen, ""
         if self.current_id:
             try:
                 async with session_scope() as db:
                     await chat.set_collections(
                         db, user, uuid.UUID(self.current_id), self._chosen_collections()
                     )
-            except NotFound as exc:  # deleted meanwhile, or no longer theirs
-                self.collection_choice, self.composer_error = "all", exc.message
+            except NotFound as exc:  # a collection deleted meanwhile, or no longer theirs
+                self.collections_chosen, self.composer_error = [], exc.message
                 await self._load_collections(user)
         return None
 
