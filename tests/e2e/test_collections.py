@@ -24,14 +24,19 @@ def test_a_collection_is_made_filled_and_shown(page: Page, tmp_path: Path) -> No
     upload(page, *notes)
     expect(page.get_by_test_id("document-row")).to_have_count(3)
 
-    page.get_by_test_id("new-collection").click()
-    page.get_by_test_id("collection-name").fill("Travel")
-    page.get_by_test_id("create-collection").click()
-    expect(page.get_by_test_id("notice")).to_have_text("Collection Travel made.")
+    for name in ("Travel", "Old trips"):
+        page.get_by_test_id("new-collection").click()
+        page.get_by_test_id("collection-name").fill(name)
+        page.get_by_test_id("create-collection").click()
+        expect(page.get_by_test_id("notice")).to_have_text(f"Collection {name} made.")
 
-    for name in ("france.md", "spain.md"):
-        row(page, name).get_by_test_id("select-document").click()
+    # The header's box ticks the whole page; then one row is unticked.
+    page.get_by_test_id("select-page").click()
+    expect(page.get_by_test_id("selected-count")).to_have_text("3 selected")
+    expect(page.get_by_test_id("select-page")).to_be_checked()
+    row(page, "parking.md").get_by_test_id("select-document").click()
     expect(page.get_by_test_id("selected-count")).to_have_text("2 selected")
+    expect(page.get_by_test_id("select-page")).not_to_be_checked()
     page.get_by_test_id("add-to-collection").click()
     page.get_by_role("option", name="Travel").click()
     expect(page.get_by_test_id("notice")).to_have_text("2 document(s) added to Travel.")
@@ -46,6 +51,17 @@ def test_a_collection_is_made_filled_and_shown(page: Page, tmp_path: Path) -> No
     row(page, "spain.md").get_by_test_id("select-document").click()
     page.get_by_test_id("remove-from-collection").click()
     expect(page.get_by_test_id("notice")).to_have_text("1 document(s) taken out of Travel.")
+    expect(page.get_by_test_id("document-row")).to_have_count(1)
+    expect(row(page, "france.md")).to_be_visible()
+
+    # Moving takes it out of this collection and into the other.
+    row(page, "france.md").get_by_test_id("select-document").click()
+    page.get_by_test_id("move-to-collection").click()
+    page.get_by_role("option", name="Old trips").click()
+    expect(page.get_by_test_id("notice")).to_have_text("1 document(s) moved to Old trips.")
+    expect(page.get_by_test_id("document-row")).to_have_count(0)
+    page.get_by_test_id("collection-filter").click()
+    page.get_by_role("option", name="Old trips").click()
     expect(page.get_by_test_id("document-row")).to_have_count(1)
     expect(row(page, "france.md")).to_be_visible()
 

@@ -28,7 +28,7 @@ import reflex as rx
 from reflex.state import BaseState
 from reflex_base.event import EventSpec
 from sqlalchemy import delete
-from sqlmodel import select
+from sqlmodel import col, select
 
 from tests.integration.authz_matrix_world import (
     QUESTION,
@@ -555,7 +555,12 @@ async def stale_document(matrix: Matrix) -> None:
 
 
 async def _in_shelf() -> list[uuid.UUID]:
-    return await _scalars(select(CollectionDocument.document_id))
+    """The documents in the world's "Team shelf" (not its archive)."""
+    return await _scalars(
+        select(CollectionDocument.document_id)
+        .join(Collection, col(Collection.id) == CollectionDocument.collection_id)
+        .where(Collection.name == "Team shelf")
+    )
 
 
 async def emptied_shelf(matrix: Matrix) -> None:
@@ -563,6 +568,19 @@ async def emptied_shelf(matrix: Matrix) -> None:
     async with session_scope() as db:
         await db.execute(delete(CollectionDocument))
         await db.commit()
+
+
+async def _in_archive(world: World) -> list[uuid.UUID]:
+    return await _scalars(
+        select(CollectionDocument.document_id).where(
+            col(CollectionDocument.collection_id) == world.archive_id
+        )
+    )
+
+
+async def archived(cell: Cell) -> bool:
+    in_shelf = cell.world.document_id in await _in_shelf()
+    return not in_shelf and cell.world.document_id in await _in_archive(cell.world)
 
 
 async def shelved(cell: Cell) -> bool:
@@ -970,6 +988,7 @@ STATE_ROWS: dict[str, Listed | Case] = {
     "CollectionsState.load_collections": OWN_LIST("the caller's and their groups' collections"),
     "CollectionsState.toggle_selected": UI_ONLY("ticks a row; add or remove acts on the ticks"),
     "CollectionsState.clear_selected": UI_ONLY("unticks every row"),
+    "CollectionsState.toggle_page": UI_ONLY("ticks the rows the caller's page already lists"),
     "CollectionsState.set_new_open": UI_ONLY("opens the new-collection dialog"),
     "CollectionsState.set_new_name": UI_ONLY("types the new collection's name"),
     "CollectionsState.set_new_owner": UI_ONLY("picks among groups the caller administers"),
@@ -994,6 +1013,15 @@ STATE_ROWS: dict[str, Listed | Case] = {
         unshelved,
         before=((CollectionsState, "toggle_selected", ("{document}", True)),),
         preset={"collection": lambda world: str(world.collection_id)},  # the list shows it
+    ),
+    "CollectionsState.move_selected": Case(
+        # As adding: managing both collections, and reading the document, are all needed.
+        "/documents",
+        by(OK, REFUSED, REFUSED, OK, REFUSED),
+        archived,
+        ("{archive}",),
+        before=((CollectionsState, "toggle_selected", ("{document}", True)),),
+        preset={"collection": lambda world: str(world.collection_id)},
     ),
     "DocumentsState.confirm_delete": Case(
         "/documents",
@@ -1172,6 +1200,11 @@ async def rest_unshelved(reply: Reply) -> bool:
     return reply.response.is_success and reply.world.document_id not in await _in_shelf()
 
 
+async def rest_archived(reply: Reply) -> bool:
+    in_archive = reply.world.document_id in await _in_archive(reply.world)
+    return await rest_unshelved(reply) and in_archive
+
+
 async def passage_found(reply: Reply) -> bool:
     response = reply.response
     return response.is_success and any(
@@ -1343,6 +1376,13 @@ REST_ROWS: dict[str, Listed | Call] = {
         rest(OK, V404, V403, OK, OK, V401, V401, V404),
         rest_unshelved,
         json={"document_ids": ["{document}"]},
+    ),
+    "POST /api/v1/collections/{collection_id}/documents/move": Call(
+        # As adding: managing both collections, and reading the document, are all needed.
+        "/api/v1/collections/{collection}/documents/move",
+        rest(OK, V404, V403, OK, V404, V401, V401, V404),
+        rest_archived,
+        json={"document_ids": ["{document}"], "target_id": "{archive}"},
     ),
     "GET /api/v1/groups": OWN_LIST("the caller's groups"),
     "GET /api/v1/groups/{group_id}/members": Call(

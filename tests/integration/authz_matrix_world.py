@@ -99,6 +99,7 @@ class World:
     group_id: uuid.UUID
     document_id: uuid.UUID
     collection_id: uuid.UUID  # the group's collection "Team shelf", holding the document
+    archive_id: uuid.UUID  # the group's empty collection "Team archive" (documents move there)
     conversation_id: uuid.UUID
     answer_id: uuid.UUID  # the conversation's last (assistant) message
     owner_session_id: uuid.UUID  # the owner's second session (the one revoked)
@@ -120,6 +121,7 @@ class World:
             "group": str(self.group_id),
             "document": str(self.document_id),
             "collection": str(self.collection_id),
+            "archive": str(self.archive_id),
             "conversation": str(self.conversation_id),
             "owner_session": str(self.owner_session_id),
             "owner_key": str(self.owner_key_id),
@@ -234,6 +236,8 @@ async def _build(files: FileStore, store: EdgeVectorStore) -> World:
         shelf = await collections.create_collection(db, owner, "Team shelf", group_id=group.id)
         collection_id = uuid.UUID(shelf.id)
         await collections.add_documents(db, owner, collection_id, [document_id])
+        archive = await collections.create_collection(db, owner, "Team archive", group_id=group.id)
+        archive_id = uuid.UUID(archive.id)
 
         conversation = await chat.create_conversation(db, owner, title="Plans")
         await chat.add_user_message(db, owner, conversation.id, QUESTION)
@@ -300,6 +304,7 @@ async def _build(files: FileStore, store: EdgeVectorStore) -> World:
         group_id=group_id,
         document_id=document_id,
         collection_id=collection_id,
+        archive_id=archive_id,
         conversation_id=conversation_id,
         answer_id=answer_id,
         owner_session_id=owner_second_session,

@@ -204,6 +204,10 @@ class Fuzz:
             picked = data.draw(st.sampled_from([[own], None, others]), label="document_ids")
             if picked is not None:
                 body_ids["document_ids"] = picked
+            if "target_id" in body_ids:  # a move: sometimes to Alice's other collection
+                target = data.draw(st.sampled_from([*self.ids["target_id"], None]), label="target")
+                if target is not None:
+                    body_ids["target_id"] = target
         if case.path == TOKEN:  # authenticates with its body, sometimes Alice's real one
             body = case.body
             real = isinstance(body, dict) and not (meta and meta.is_negative_at(BODY))
@@ -299,6 +303,7 @@ async def fuzz(
     shelf = await collections.create_collection(db, alice, "Shelf")
     await collections.add_documents(db, alice, uuid.UUID(shelf.id), [uuid.UUID(mine.document.id)])
     bobs_shelf = await collections.create_collection(db, bob, "Bob's shelf")
+    archive = await collections.create_collection(db, alice, "Archive")
 
     api = create_api()
     api.dependency_overrides[providers.chat_runs] = lambda: runs
@@ -323,6 +328,7 @@ async def fuzz(
                 "document_id": [str(mine.document.id), str(theirs.document.id)],
                 "group_id": [str(group.id), str(other_group.id)],
                 "collection_id": [shelf.id, bobs_shelf.id],
+                "target_id": [archive.id, shelf.id],
                 "before": [str(view.id) for view in page.messages],
             },
             worker=worker,

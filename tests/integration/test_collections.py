@@ -81,6 +81,26 @@ async def test_personal_collections_narrow_search_and_stay_private(
     with pytest.raises(NotFound):
         await collections.rename_collection(db, bob, travel_id, "Mine now")
 
+    # Moving takes them out of one and puts them in the other, in one step.
+    empty_id = uuid.UUID(empty.id)
+    assert (
+        await collections.move_documents(db, alice, travel_id, empty_id, [uuid.UUID(france)]) == 1
+    )
+    assert await ask(db, alice, store, [travel_id]) == []
+    assert await ask(db, alice, store, [empty_id]) == ["france.md"]
+    with pytest.raises(ValidationFailed):
+        await collections.move_documents(db, alice, empty_id, empty_id, [uuid.UUID(france)])
+    with pytest.raises(NotFound):  # into a collection Bob cannot manage: nothing moves
+        await collections.move_documents(db, bob, empty_id, travel_id, [uuid.UUID(france)])
+    with pytest.raises(NotFound):  # a document Alice cannot read: nothing moves either
+        await collections.move_documents(
+            db, alice, empty_id, travel_id, [uuid.UUID(france), uuid.UUID(bobs)]
+        )
+    assert await ask(db, alice, store, [empty_id]) == ["france.md"]
+    assert (
+        await collections.move_documents(db, alice, empty_id, travel_id, [uuid.UUID(france)]) == 1
+    )
+
     assert await collections.remove_documents(db, alice, travel_id, [uuid.UUID(france)]) == 1
     assert await ask(db, alice, store, [travel_id]) == []
     await collections.delete_collection(db, alice, travel_id)

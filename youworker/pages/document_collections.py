@@ -1,5 +1,5 @@
 """The Documents page's collection controls: the list's collection picker, "New collection",
-and what to do with the selected documents (add to a collection, take out of this one)."""
+and what to do with the selected documents (add to a collection, move, take out of this one)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,18 @@ def select_cell(row: DocumentRow) -> rx.Component:
             on_change=lambda checked: CollectionsState.toggle_selected(row.id, checked),
             aria_label=f"Select {row.name}",
             data_testid="select-document",
+        )
+    )
+
+
+def select_page_cell() -> rx.Component:
+    """The header's box: tick or untick every row on this page."""
+    return rx.table.column_header_cell(
+        rx.checkbox(
+            checked=CollectionsState.page_selected,
+            on_change=CollectionsState.toggle_page,
+            aria_label="Select every document on this page",
+            data_testid="select-page",
         )
     )
 
@@ -116,6 +128,15 @@ def _selection_actions() -> rx.Component:
                     rx.select.content(rx.foreach(CollectionsState.manageable, _option)),
                     value="",
                     on_change=CollectionsState.add_selected,
+                ),
+            ),
+            rx.cond(
+                CollectionsState.current_manageable & (CollectionsState.move_targets.length() > 0),
+                rx.select.root(
+                    rx.select.trigger(placeholder="Move to…", data_testid="move-to-collection"),
+                    rx.select.content(rx.foreach(CollectionsState.move_targets, _option)),
+                    value="",
+                    on_change=CollectionsState.move_selected,
                 ),
             ),
             rx.cond(

@@ -14,7 +14,11 @@ from youworker.components.download import download_link
 from youworker.components.layout import app_shell, scroll_x
 from youworker.components.local_time import time_element
 from youworker.components.share_dialog import share_dialog
-from youworker.pages.document_collections import collections_bar, select_cell
+from youworker.pages.document_collections import (
+    collections_bar,
+    select_cell,
+    select_page_cell,
+)
 from youworker.services.documents.filetypes import SUPPORTED_TYPES
 from youworker.state.documents import (
     UPLOAD_IDS,
@@ -438,7 +442,7 @@ def _table() -> rx.Component:
                 rx.table.root(
                     rx.table.header(
                         rx.table.row(
-                            rx.table.column_header_cell(rx.text("Pick", size="1")),
+                            select_page_cell(),
                             _header("Name", "name"),
                             _header("Type", "kind"),
                             _header("Size", "size_bytes"),

@@ -120,7 +120,26 @@ class CollectionsState(DocumentsState):
         self.notice = f"Collection {' '.join(self.new_name.split())} made."
         return CollectionsState.load_collections  # type: ignore[return-value]
 
-    async def _change(self, collection_id: str, add: bool) -> EventSpec | None:
+    @rx.var
+    def move_targets(self) -> list[CollectionOption]:
+        """Where the selected documents may move from the collection shown."""
+        return [o for o in self.options if o.can_manage and o.id != self.collection]
+
+    @rx.var
+    def page_selected(self) -> bool:
+        """Every row on this page is ticked (the header's box)."""
+        return bool(self.rows) and all(row.id in self.selected for row in self.rows)
+
+    @rx.event
+    def toggle_page(self, checked: bool) -> None:
+        """Tick or untick every row on this page; ticks on other pages stay."""
+        on_page = [row.id for row in self.rows]
+        chosen = [d for d in self.selected if d not in on_page]
+        if checked:
+            chosen.extend(on_page[: max(0, MAX_SELECTED - len(chosen))])
+        self.selected = chosen
+
+    async def _change(self, action: str, collection_id: str) -> EventSpec | None:
         user = await self._authenticate()
         if user is None:
             return self._to_sign_in()
@@ -128,25 +147,37 @@ class CollectionsState(DocumentsState):
             target = uuid.UUID(collection_id)
             documents = [uuid.UUID(d) for d in self.selected]
             async with session_scope() as db:
-                change = collections.add_documents if add else collections.remove_documents
-                count = await change(db, user, target, documents, self._context())
+                if action == "move":
+                    source = uuid.UUID(self.collection)
+                    count = await collections.move_documents(
+                        db, user, source, target, documents, self._context()
+                    )
+                else:
+                    change = (
+                        collections.add_documents
+                        if action == "add"
+                        else (collections.remove_documents)
+                    )
+                    count = await change(db, user, target, documents, self._context())
         except (ServiceError, ValueError) as exc:
             self.notice = getattr(exc, "message", "Collection not found.")
             return None
         label = next((o.label for o in self.options if o.id == collection_id), "the collection")
-        self.notice = (
-            f"{count} document(s) added to {label}."
-            if add
-            else f"{count} document(s) taken out of {label}."
-        )
+        done = {"add": "added to", "remove": "taken out of", "move": "moved to"}[action]
+        self.notice = f"{count} document(s) {done} {label}."
         self.selected = []
         await self._reload()
         return CollectionsState.load_collections  # type: ignore[return-value]
 
     @rx.event
     async def add_selected(self, collection_id: str) -> EventSpec | None:
-        return await self._change(collection_id, add=True)
+        return await self._change("add", collection_id)
 
     @rx.event
     async def remove_selected(self) -> EventSpec | None:
-        return await self._change(self.collection, add=False)
+        return await self._change("remove", self.collection)
+
+    @rx.event
+    async def move_selected(self, collection_id: str) -> EventSpec | None:
+        """Out of the collection shown and into `collection_id`, in one step."""
+        return await self._change("move", collection_id)

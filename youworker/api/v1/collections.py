@@ -139,3 +139,27 @@ async def remove_documents(
         db, principal.user, collection_id, body.document_ids, request_context(request)
     )
     return Changed(changed=removed)
+
+
+class MoveDocuments(DocumentIds):
+    target_id: uuid.UUID = Field(description="The collection to move them to")
+
+
+@router.post("/collections/{collection_id}/documents/move", responses=CHANGING)
+async def move_documents(
+    collection_id: uuid.UUID,
+    body: MoveDocuments,
+    request: Request,
+    principal: CurrentPrincipal,
+    db: DbSession,
+) -> Changed:
+    """Move documents from this collection to another, in one step; the caller manages both."""
+    moved = await collections.move_documents(
+        db,
+        principal.user,
+        collection_id,
+        body.target_id,
+        body.document_ids,
+        request_context(request),
+    )
+    return Changed(changed=moved)

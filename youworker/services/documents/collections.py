@@ -239,7 +239,54 @@ async def add_documents(
     """Put documents the actor can read into the collection; how many were not in it yet."""
     user = require_active(actor)
     collection = await _managed(session, user, collection_id)
+    added = await _add(session, user, collection, _checked_ids(document_ids))
+    _audit(session, "add", user, collection, context, documents=added)
+    await session.commit()
+    return added
+
+
+async def remove_documents(
+    session: AsyncSession,
+    actor: User | None,
+    collection_id: uuid.UUID,
+    document_ids: list[uuid.UUID],
+    context: audit.RequestContext | None = None,
+) -> int:
+    """Take documents out of the collection (they are not deleted); how many were in it."""
+    user = require_active(actor)
+    collection = await _managed(session, user, collection_id)
+    removed = await _remove(session, collection, _checked_ids(document_ids))
+    _audit(session, "remove", user, collection, context, documents=removed)
+    await session.commit()
+    return removed
+
+
+async def move_documents(
+    session: AsyncSession,
+    actor: User | None,
+    source_id: uuid.UUID,
+    target_id: uuid.UUID,
+    document_ids: list[uuid.UUID],
+    context: audit.RequestContext | None = None,
+) -> int:
+    """Take documents out of one collection and put them in another, in one transaction;
+    how many were in the source. The actor must manage both."""
+    user = require_active(actor)
+    source = await _managed(session, user, source_id)
+    target = await _managed(session, user, target_id)
+    if source.id == target.id:
+        raise ValidationFailed({"target": "Choose another collection to move them to."})
     wanted = _checked_ids(document_ids)
+    await _add(session, user, target, wanted)
+    moved = await _remove(session, source, wanted)
+    _audit(session, "move", user, source, context, documents=moved, target=str(target.id))
+    await session.commit()
+    return moved
+
+
+async def _add(
+    session: AsyncSession, user: User, collection: Collection, wanted: list[uuid.UUID]
+) -> int:
     # One query for all of them (an import adds 1,000 at a time); any other id is "not found".
     groups_of_user = await group_ids_of(session, user.id)
     readable = set(
@@ -261,32 +308,17 @@ async def add_documents(
     )
     added = [d for d in wanted if d not in present]
     session.add_all(CollectionDocument(collection_id=collection.id, document_id=d) for d in added)
-    _audit(session, "add", user, collection, context, documents=len(added))
-    await session.commit()
     return len(added)
 
 
-async def remove_documents(
-    session: AsyncSession,
-    actor: User | None,
-    collection_id: uuid.UUID,
-    document_ids: list[uuid.UUID],
-    context: audit.RequestContext | None = None,
-) -> int:
-    """Take documents out of the collection (they are not deleted); how many were in it."""
-    user = require_active(actor)
-    collection = await _managed(session, user, collection_id)
-    wanted = _checked_ids(document_ids)
+async def _remove(session: AsyncSession, collection: Collection, wanted: list[uuid.UUID]) -> int:
     result = await session.execute(
         delete(CollectionDocument).where(
             col(CollectionDocument.collection_id) == collection.id,
             col(CollectionDocument.document_id).in_(wanted),
         )
     )
-    removed = int(getattr(result, "rowcount", 0) or 0)
-    _audit(session, "remove", user, collection, context, documents=removed)
-    await session.commit()
-    return removed
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def documents_clause(
