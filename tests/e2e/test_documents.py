@@ -80,6 +80,7 @@ def test_uploaded_pdf_answers_with_a_citation_that_opens_page_two(
     # The inline "[1]" is a link to the same passage.
     inline = answer.get_by_test_id("message-content").get_by_role("link", name="[1]")
     expect(inline).to_have_attribute("href", re.compile(r"^/documents/.+\?chunk="))
+    expect(inline).to_have_attribute("title", re.compile(r"^handbook\.pdf, page 2\b"))
 
     citation.click()
     expect(page).to_have_url(re.compile(r"/documents/[0-9a-f-]{36}/?\?chunk=[0-9a-f-]{36}$"))

@@ -33,10 +33,17 @@ def test_markers_become_links_outside_code_only() -> None:
     citations = book.citations()
     text = "Fact [1], unknown [7], link [1](http://x), code `[1]`\n```\n[1]\n```\n"
     linked = link_citations(text, citations)
-    assert "Fact [[1]](/documents/doc-1?chunk=a)" in linked
+    assert 'Fact [[1]](/documents/doc-1?chunk=a "guide.pdf, page 2")' in linked
     assert "unknown [7]" in linked
     assert "[1](http://x)" in linked and "`[1]`" in linked
     assert linked.endswith("```\n[1]\n```\n")
+
+
+def test_a_marker_is_titled_with_its_document_and_page_whatever_their_names() -> None:
+    book = CitationBook()
+    book.add([Passage(0, "a", "d", 'q"u(o)te[s]<b>\n.pdf', 4, "Set\nup", "Text.", 0.5)])
+    linked = link_citations("See [1].", book.citations())
+    assert linked == "See [[1]](/documents/d?chunk=a \"q'u'o'te's''b' .pdf, page 4 · Set up\")."
 
 
 def test_passages_are_numbered_for_the_model() -> None:

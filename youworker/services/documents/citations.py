@@ -79,15 +79,25 @@ def passage_url(citation: Citation) -> str:
     return f"/documents/{citation.document_id}?chunk={citation.chunk_id}"
 
 
+def _where(citation: Citation) -> str:
+    """The link's title (shown on hover): which document and page the passage is on."""
+    where = f"{citation.document_name}, page {citation.page}"
+    if citation.heading:
+        where += f" · {citation.heading}"
+    # Inside a Markdown link title: no quotes, brackets, markup or newlines to end it early.
+    return " ".join(re.sub(r'["\\()\[\]<>]', "'", where).split())
+
+
 def link_citations(markdown: str, citations: list[Citation]) -> str:
-    """Turn "[n]" markers for known sources into links to the cited passage (not inside code)."""
+    """Turn "[n]" markers for known sources into links to the cited passage (not inside code),
+    titled with the document and page."""
     if not citations:
         return markdown
-    urls = {str(c.number): passage_url(c) for c in citations}
+    targets = {str(c.number): f'{passage_url(c)} "{_where(c)}"' for c in citations}
 
     def link(match: re.Match[str]) -> str:
-        url = urls.get(match.group(1))
-        return f"[[{match.group(1)}]]({url})" if url else match.group(0)
+        target = targets.get(match.group(1))
+        return f"[[{match.group(1)}]]({target})" if target else match.group(0)
 
     lines: list[str] = []
     fence: str | None = None

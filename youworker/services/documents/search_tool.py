@@ -18,7 +18,8 @@ MAX_TOOL_RESULTS = 10
 Searcher = Callable[[str, str, int, tuple[str, ...]], Awaitable[list[Passage]]]
 
 CITE_INSTRUCTION = (
-    "Cite the passages you use as [n] with their numbers, e.g. [1] or [2][3]. "
+    "Cite the passages you use as [n] with their numbers, e.g. [1] or [2][3], and say in your "
+    "answer which document and page (or section) it comes from, in the reader's words. "
     "If they do not answer the question, say so."
 )
 
