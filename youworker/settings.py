@@ -203,6 +203,9 @@ class DocumentSettings(BaseModel):
     # How long a job waits out an unavailable embedder or vector store before it fails.
     job_wait_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     search_results: int = Field(default=5, ge=1, le=50)
+    # A real chat model (not the bundled one) rewords each question for document search.
+    query_expansion: bool = True
+    query_expansion_seconds: float = Field(default=5.0, gt=0, le=60)
     # One upload (a browser selection, one API request): at most this many files and bytes.
     max_batch_files: int = Field(default=1000, ge=1, le=10_000)
     max_batch_mb: int = Field(default=1024, ge=1, le=65_536)

@@ -11,6 +11,8 @@ from playwright.sync_api import Page, expect
 from pytest_playwright.pytest_playwright import CreateContextCallback
 
 from tests.files import PAGE_ONE, PAGE_TWO, make_pdf
+from tests.ollama_server import OllamaTestServer
+from youworker.services.documents.query_expansion import INSTRUCTION as EXPANSION_INSTRUCTION
 
 from .flows import Account, new_account, open_form, register
 
@@ -57,7 +59,7 @@ def handbook(tmp_path: Path) -> Path:
 
 
 def test_uploaded_pdf_answers_with_a_citation_that_opens_page_two(
-    page: Page, handbook: Path
+    page: Page, handbook: Path, ollama_server: OllamaTestServer
 ) -> None:
     register(page, new_account("docs"))
     upload(page, handbook)
@@ -81,6 +83,13 @@ def test_uploaded_pdf_answers_with_a_citation_that_opens_page_two(
     inline = answer.get_by_test_id("message-content").get_by_role("link", name="[1]")
     expect(inline).to_have_attribute("href", re.compile(r"^/documents/.+\?chunk="))
     expect(inline).to_have_attribute("title", re.compile(r"^handbook\.pdf, page 2\b"))
+    # The installation's chat model was asked to reword the question for the search first.
+    reworded = [
+        body["messages"][-1]["content"]
+        for body in ollama_server.chat_requests()
+        if body["messages"][0]["content"] == EXPANSION_INSTRUCTION
+    ]
+    assert "How much is the meal allowance on business trips?" in reworded
 
     citation.click()
     expect(page).to_have_url(re.compile(r"/documents/[0-9a-f-]{36}/?\?chunk=[0-9a-f-]{36}$"))

@@ -16,6 +16,7 @@ from youworker.services.chat_runs import ChatRuns
 from youworker.services.config_sync import ConfigSync
 from youworker.services.documents.embedders import Embedder, EmbedderSelector
 from youworker.services.documents.ingest import IngestContext
+from youworker.services.documents.query_expansion import expand_query
 from youworker.services.documents.retrieval import Passage, search_passages
 from youworker.services.documents.search_tool import search_documents_tool
 from youworker.services.documents.storage import FileStore
@@ -78,16 +79,31 @@ async def search_for_user(
     in the given collections when there are any."""
     embedder = await current_embedder()
     async with session_scope() as db:
-        user = await db.get(User, uuid.UUID(user_id))
+        user = require_active(await db.get(User, uuid.UUID(user_id)))
         return await search_passages(
             db,
-            require_active(user),
+            user,
             query,
             store=get_vector_store(),
             embedder=embedder,
             limit=limit,
             collection_ids=[uuid.UUID(c) for c in collection_ids] if collection_ids else None,
+            expansions=await _expansions(query),
         )
+
+
+async def _expansions(query: str) -> list[str]:
+    """The chat model's rewordings of `query`, when a real one serves (not the bundled one)."""
+    settings = get_settings().documents
+    manager = get_provider_manager()
+    if not settings.query_expansion:
+        return []
+    backend = await manager.current_backend()
+    if manager.status().active != "ollama":
+        return []
+    return await expand_query(
+        backend, manager.default_model(), query, settings.query_expansion_seconds
+    )
 
 
 async def _active_backend() -> tuple[LLMBackend, str]:

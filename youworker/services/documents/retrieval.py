@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -25,7 +26,12 @@ from youworker.services.documents.embedders import (
     sparse_vector,
 )
 from youworker.services.documents.library import group_ids_of, readable_clause
-from youworker.services.documents.vectorstore import AccessFilter, VectorStore, VectorStoreError
+from youworker.services.documents.vectorstore import (
+    AccessFilter,
+    ScoredChunk,
+    VectorStore,
+    VectorStoreError,
+)
 from youworker.services.errors import Unavailable, ValidationFailed
 
 log = get_logger(__name__)
@@ -37,6 +43,8 @@ MAX_RESULTS = 50
 # embedder, because each has its own scale; measured for the built-in one on the test handbook:
 # off-topic questions 0.02-0.15, questions about it 0.21-0.82 (tests/unit/test_relevance_floor.py).
 RELEVANCE_FLOORS = {MINILM_NAME: 0.18}
+FUSION_K = 60  # as the stores fuse dense and sparse lists
+MAX_EXPANSIONS = 5
 
 
 @dataclass(frozen=True)
@@ -72,11 +80,14 @@ async def search_passages(
     limit: int = 5,
     document_ids: list[uuid.UUID] | None = None,
     collection_ids: list[uuid.UUID] | None = None,
+    expansions: Sequence[str] = (),
 ) -> list[Passage]:
     """The best passages the actor may read, best first.
 
     `document_ids` and `collection_ids` narrow the search (to documents in both, when both are
     given); either filter runs inside the vector query, next to the access filter.
+    `expansions` are more wordings of the query (query_expansion.py): each is searched too, and
+    the lists that are about something are fused.
     """
     user = require_active(actor)
     text = check_query(query)
@@ -92,23 +103,28 @@ async def search_passages(
         return []
     groups = await group_ids_of(session, user.id)
     access = AccessFilter(str(user.id), [str(group) for group in groups])
+    wordings = (" ".join(x.split())[:QUERY_MAX_CHARS] for x in expansions[:MAX_EXPANSIONS])
+    queries = [q for q in dict.fromkeys([text, *wordings]) if q]
+    scope = None if document_ids is None else [str(d) for d in document_ids]
     try:
-        dense = (await embedder.embed([text]))[0]
-        hits = await store.search(
-            embedder.key,
-            dense,
-            sparse_vector(text, query=True),
-            access,
-            limit,
-            None if document_ids is None else [str(d) for d in document_ids],
-        )
+        vectors = await embedder.embed(queries)
+        lists = [
+            await store.search(
+                embedder.key, dense, sparse_vector(query, query=True), access, limit, scope
+            )
+            for query, dense in zip(queries, vectors, strict=True)
+        ]
     except (EmbedderError, VectorStoreError) as exc:
         log.warning("documents.search_unavailable", user=str(user.id), error=str(exc))
         raise Unavailable(f"Your documents cannot be searched right now ({exc}).") from exc
-    closest = max((hit.similarity for hit in hits), default=0.0)
-    if closest < RELEVANCE_FLOORS.get(embedder.name, float("-inf")):
+    floor = RELEVANCE_FLOORS.get(embedder.name, float("-inf"))
+    # A rewording only votes for the passages it is about; the question keeps its whole list.
+    lists[1:] = [[h for h in hits if h.similarity >= floor] for hits in lists[1:]]
+    related = [hits for hits in lists if max((h.similarity for h in hits), default=0.0) >= floor]
+    if not related:
+        closest = max((h.similarity for hits in lists for h in hits), default=0.0)
         log.info("documents.search_unrelated", user=str(user.id), closest=round(closest, 3))
-        hits = []
+    hits = related[0] if len(related) == 1 else fuse(related, limit)
     hit_documents = {uuid.UUID(str(hit.payload.get("document_id"))) for hit in hits}
     names: dict[str, str] = {}
     if hit_documents:
@@ -139,10 +155,24 @@ async def search_passages(
         "documents.search",
         user=str(user.id),
         results=len(passages),
+        queries=len(queries),
         dropped=len(hits) - len(passages),
         duration_ms=round((time.perf_counter() - started) * 1000, 1),
     )
     return passages
+
+
+def fuse(lists: list[list[ScoredChunk]], limit: int) -> list[ScoredChunk]:
+    """Reciprocal-rank fusion of several queries' hits (each list best first), best first."""
+    scores: dict[str, float] = {}
+    best: dict[str, ScoredChunk] = {}
+    for hits in lists:
+        for rank, hit in enumerate(hits):
+            scores[hit.id] = scores.get(hit.id, 0.0) + 1.0 / (FUSION_K + rank + 1)
+            if hit.id not in best or hit.similarity > best[hit.id].similarity:
+                best[hit.id] = hit
+    ranked = sorted(scores, key=lambda chunk_id: scores[chunk_id], reverse=True)[:limit]
+    return [replace(best[chunk_id], score=scores[chunk_id]) for chunk_id in ranked]
 
 
 def format_passages(passages: list[Passage]) -> str:
