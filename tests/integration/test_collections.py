@@ -9,7 +9,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.integration.test_documents import context, files, store, upload, worker
 from youworker.models import DocumentShare, User
@@ -156,3 +157,35 @@ async def test_group_collections_are_managed_by_admins_and_used_by_members(
     # A site admin manages any group's collections, as they manage the group.
     renamed = await collections.rename_collection(db, admin, handbook_id, "Team handbook")
     assert renamed.name == "Team handbook"
+
+
+async def test_listing_collections_takes_the_same_queries_for_many(
+    db: AsyncSession, alice: User
+) -> None:
+    """No query per collection: the Documents page and the chat list them on every load."""
+    team = await groups.create_group(db, alice, "Team", "")
+    await db.commit()
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    async def queries_to_list() -> int:
+        statements.clear()
+        bind = db.bind
+        assert isinstance(bind, AsyncEngine)
+        event.listen(bind.sync_engine, "before_cursor_execute", record)
+        try:
+            await collections.list_collections(db, alice)
+        finally:
+            event.remove(bind.sync_engine, "before_cursor_execute", record)
+        return len(statements)
+
+    await collections.create_collection(db, alice, "Mine 0")
+    await collections.create_collection(db, alice, "Team's 0", group_id=team.id)
+    few = await queries_to_list()
+    for index in range(1, 8):
+        await collections.create_collection(db, alice, f"Mine {index}")
+        await collections.create_collection(db, alice, f"Team's {index}", group_id=team.id)
+    assert len(await collections.list_collections(db, alice)) == 16
+    assert await queries_to_list() == few

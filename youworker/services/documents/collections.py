@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +22,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from youworker.models import Collection, CollectionDocument, Document, Group, User
+from youworker.models import (
+    Collection,
+    CollectionDocument,
+    Document,
+    Group,
+    GroupMembership,
+    User,
+)
 from youworker.models.collection import COLLECTION_NAME_MAX
+from youworker.models.group import GroupRole
 from youworker.services import audit, groups
 from youworker.services.authz import acts_as_site_admin, require_active
 from youworker.services.documents.library import group_ids_of, readable_clause
@@ -101,21 +110,50 @@ async def _managed(session: AsyncSession, user: User, collection_id: uuid.UUID) 
     return collection
 
 
-async def _view(session: AsyncSession, user: User, collection: Collection) -> CollectionView:
-    count = await session.scalar(
-        select(func.count())
-        .select_from(CollectionDocument)
-        .where(col(CollectionDocument.collection_id) == collection.id)
+async def _views(
+    session: AsyncSession, user: User, collections: Sequence[Collection]
+) -> list[CollectionView]:
+    """Views of `collections`, in order, in three queries whatever their number."""
+    ids = [c.id for c in collections]
+    group_ids = {c.group_id for c in collections if c.group_id is not None}
+    if not ids:
+        return []
+    counted = await session.execute(
+        select(CollectionDocument.collection_id, func.count())
+        .where(col(CollectionDocument.collection_id).in_(ids))
+        .group_by(col(CollectionDocument.collection_id))
     )
-    group = await session.get(Group, collection.group_id) if collection.group_id else None
-    return CollectionView(
-        id=str(collection.id),
-        name=collection.name,
-        group_id=str(collection.group_id) if collection.group_id else None,
-        group_name=group.name if group else None,
-        document_count=int(count or 0),
-        can_manage=await _can_manage(session, user, collection),
-    )
+    counts: dict[uuid.UUID, int] = {cid: int(n) for cid, n in counted.all()}
+    names: dict[uuid.UUID, str] = {}
+    administered: set[uuid.UUID] = set()
+    if group_ids:
+        named = await session.execute(
+            select(Group.id, Group.name).where(col(Group.id).in_(group_ids))
+        )
+        names = {gid: name for gid, name in named.all()}
+        if acts_as_site_admin(user):
+            administered = group_ids
+        else:
+            administered = set(
+                await session.scalars(
+                    select(GroupMembership.group_id).where(
+                        col(GroupMembership.user_id) == user.id,
+                        col(GroupMembership.group_id).in_(group_ids),
+                        col(GroupMembership.role) == GroupRole.ADMIN,
+                    )
+                )
+            )
+    return [
+        CollectionView(
+            id=str(c.id),
+            name=c.name,
+            group_id=str(c.group_id) if c.group_id else None,
+            group_name=names.get(c.group_id) if c.group_id else None,
+            document_count=counts.get(c.id, 0),
+            can_manage=c.owner_id == user.id or c.group_id in administered,
+        )
+        for c in collections
+    ]
 
 
 async def list_collections(session: AsyncSession, actor: User | None) -> list[CollectionView]:
@@ -127,14 +165,15 @@ async def list_collections(session: AsyncSession, actor: User | None) -> list[Co
         .where(or_(col(Collection.owner_id) == user.id, col(Collection.group_id).in_(mine)))
         .order_by(col(Collection.group_id).is_not(None), func.lower(col(Collection.name)))
     )
-    return [await _view(session, user, collection) for collection in rows.all()]
+    return await _views(session, user, rows.all())
 
 
 async def get_collection(
     session: AsyncSession, actor: User | None, collection_id: uuid.UUID
 ) -> CollectionView:
     user = require_active(actor)
-    return await _view(session, user, await _usable(session, user, collection_id))
+    collection = await _usable(session, user, collection_id)
+    return (await _views(session, user, [collection]))[0]
 
 
 async def create_collection(
@@ -155,7 +194,7 @@ async def create_collection(
     session.add(collection)
     _audit(session, "create", user, collection, context, name=name)
     await _commit_name(session)
-    return await _view(session, user, collection)
+    return (await _views(session, user, [collection]))[0]
 
 
 async def rename_collection(
@@ -172,7 +211,7 @@ async def rename_collection(
     collection.name = name
     _audit(session, "rename", user, collection, context, name=collection.name)
     await _commit_name(session)
-    return await _view(session, user, collection)
+    return (await _views(session, user, [collection]))[0]
 
 
 DUPLICATE = "A collection with this name already exists there."
