@@ -36,8 +36,8 @@ from youworker.services.documents.vectorstore import (
     VectorStore,
     VectorStoreError,
     open_vector_store,
-    rrf_fuse,
 )
+from youworker.services.documents.vectorstore.base import rrf_fuse
 from youworker.settings import load_settings
 
 pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning")

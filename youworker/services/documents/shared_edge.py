@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from youworker.services.documents.vectorstore import ChunkPoint, EdgeVectorStore, _EdgeCollection
+from youworker.services.documents.vectorstore import ChunkPoint, EdgeVectorStore
+from youworker.services.documents.vectorstore.edge import _EdgeCollection
 
 LOCK_FILE = ".lock"
 
