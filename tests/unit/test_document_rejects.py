@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from tests.files import make_docx, make_pdf
-from youworker.services.documents import parsing
 from youworker.services.documents.filetypes import (
     DocumentRejected,
     check_size,
     detect_kind,
     safe_display_name,
 )
+from youworker.services.documents.parsing import docx as docx_parsing
 from youworker.services.documents.parsing import parse_document, parse_file
 from youworker.services.errors import ValidationFailed
 
@@ -184,7 +184,7 @@ def test_docx_with_an_extremely_compressed_part() -> None:
 
 
 def test_docx_with_too_many_parts(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parsing, "DOCX_MAX_ENTRIES", 5)
+    monkeypatch.setattr(docx_parsing, "DOCX_MAX_ENTRIES", 5)
     assert "at most 5 are accepted" in rejected(make_docx(), "many.docx")
 
 
