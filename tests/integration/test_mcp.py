@@ -203,7 +203,7 @@ async def test_crash_marks_the_server_and_nothing_else_breaks(manager: McpManage
 async def test_server_stderr_is_kept_small(
     manager: McpManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("youworker.services.mcp.STDERR_FILE_MAX", 10)
+    monkeypatch.setattr("youworker.services.mcp.errors.STDERR_FILE_MAX", 10)
     await manager.sync([stdio()])
     registry = registry_for(manager)
     for _ in range(3):
