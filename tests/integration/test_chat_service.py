@@ -159,6 +159,12 @@ async def test_title_comes_from_the_first_user_message(db: AsyncSession, alice: 
     await chat.add_user_message(db, alice, named.id, "This must not rename it")
     assert chat.title_of(await chat.get_owned(db, alice, named.id)) == "Chosen by hand"
 
+    # "New chat" is a name like any other: a conversation renamed so keeps it.
+    renamed = await chat.create_conversation(db, alice)
+    await chat.rename(db, alice, renamed.id, "New chat")
+    await chat.add_user_message(db, alice, renamed.id, "This must not rename it either")
+    assert chat.title_of(await chat.get_owned(db, alice, renamed.id)) == "New chat"
+
 
 async def test_rename_validates_the_title(db: AsyncSession, alice: User) -> None:
     conversation = await chat.create_conversation(db, alice, title="Before")

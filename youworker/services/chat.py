@@ -17,6 +17,7 @@ from youworker.models.base import utcnow
 from youworker.models.chat import TITLE_MAX
 from youworker.services import audit, chat_titles
 from youworker.services.authz import require_active
+from youworker.services.chat_display import UNTITLED as UNTITLED
 from youworker.services.chat_display import title_from as title_from
 from youworker.services.chat_events import conversation_events
 from youworker.services.chat_titles import title_of as title_of
@@ -131,7 +132,7 @@ async def create_conversation(
     actor: User,
     *,
     model: str = "",
-    title: str = "New chat",
+    title: str | None = None,
     origin: str | None = None,
     conversation_id: uuid.UUID | None = None,
     disabled_tools: list[str] | None = None,

@@ -8,7 +8,8 @@ from youworker.models import MessageStatus
 from youworker.services.chat_interrupted import INTERRUPTED
 
 TITLE_FROM_MESSAGE = 50
-DEFAULT_TITLE = "New chat"
+# What an untitled conversation is called; no stored title means untitled (never this text).
+UNTITLED = "New chat"
 
 _FENCE_LINE = re.compile(r"^ {0,3}(`{3,}|~{3,}).*$", re.M)
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
@@ -46,11 +47,12 @@ def plain_text(markdown: str) -> str:
     return " ".join(text.split())
 
 
-def title_from(text: str) -> str:
-    """A conversation's title from its first message: plain words, cut at a word boundary."""
+def title_from(text: str) -> str | None:
+    """A conversation's title from its first message: plain words, cut at a word boundary
+    (None when the message has no words: the conversation stays untitled)."""
     line = plain_text(text)
     if not line:
-        return DEFAULT_TITLE
+        return None
     if len(line) <= TITLE_FROM_MESSAGE:
         return line
     cut = line[: TITLE_FROM_MESSAGE - 1]

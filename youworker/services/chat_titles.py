@@ -1,10 +1,11 @@
 """Conversation titles, encrypted at rest like messages, and the sidebar's search over them.
 
 A title starts as the first words of the first message, so it is chat text: it is stored as a
-Fernet token (`Conversation.title_enc`; None means "New chat"). The database cannot search
-ciphertext, so a search reads the owner's conversations newest first in batches of ids, dates and
-tokens, and matches the decrypted titles here; decrypted titles are cached per token (a token
-never changes its text), so typing into the search box decrypts each title once. Measured in
+Fernet token (`Conversation.title_enc`; None means untitled, shown as "New chat"). The
+database cannot search ciphertext, so a search reads the owner's conversations newest first in
+batches of ids, dates and tokens, and matches the decrypted titles here; decrypted titles are
+cached per token (a token never changes its text), so typing into the search box decrypts each
+title once. Measured in
 bench/open_conversation.py: a search through 5,000 conversations of one user.
 """
 
@@ -21,9 +22,9 @@ from sqlmodel import col, select
 
 from youworker.models import Conversation
 from youworker.models.chat import TITLE_MAX
+from youworker.services.chat_display import UNTITLED
 from youworker.services.encryption import MessageCipher, get_cipher
 
-UNTITLED = "New chat"
 SEARCH_BATCH = 1000
 # Decrypted titles kept per (cipher, token): ~10,000 titles are a few MB.
 TITLE_CACHE = 10_000
@@ -52,10 +53,11 @@ def title_of(conversation: Conversation) -> str:
     return title_text(conversation.title_enc)
 
 
-def sealed_title(title: str) -> str | None:
-    """What is stored for `title`: None for the default, else a token (at most TITLE_MAX)."""
-    title = title[:TITLE_MAX]
-    return None if title == UNTITLED else get_cipher().encrypt(title)
+def sealed_title(title: str | None) -> str | None:
+    """What is stored for `title`: None for untitled, else a token (at most TITLE_MAX chars).
+
+    Any text is a title, "New chat" too: a conversation someone named so keeps its name."""
+    return None if title is None else get_cipher().encrypt(title[:TITLE_MAX])
 
 
 def after(position: Position | None) -> list[ColumnElement[bool]]:

@@ -505,7 +505,7 @@ class ChatState(SessionState):
 
     def _show_new_conversation(self, conversation_id: uuid.UUID, text: str) -> None:
         self.current_id = str(conversation_id)
-        self.current_title = chat.title_from(text)
+        self.current_title = chat.title_from(text) or chat.UNTITLED
         row = ConversationRow(self.current_id, self.current_title, iso_utc(datetime.now(UTC)))
         self.conversations = [row, *self.conversations]
 

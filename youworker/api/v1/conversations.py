@@ -27,7 +27,12 @@ CURSOR_MAX_CHARS = 200
 
 
 class ConversationCreate(BaseModel):
-    title: str = Field(default="New chat", min_length=1, max_length=TITLE_MAX)
+    title: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=TITLE_MAX,
+        description="None: untitled until the first message names it",
+    )
     model: str = Field(default="", max_length=MODEL_NAME_MAX, description="Empty: the default")
     use_documents: bool = Field(
         default=False, description="Search the caller's documents before each answer"
@@ -129,7 +134,7 @@ async def create_conversation(
         db,
         principal.user,
         model=body.model,
-        title=" ".join(body.title.split()) or "New chat",
+        title=" ".join((body.title or "").split()) or None,
         collection_ids=body.collection_ids,
     )
     if body.use_documents:
