@@ -48,7 +48,7 @@ HISTORY = """\
 The first run (2026-11-27) measured 220 MB idle (MISS), 194 MB before any user. Its profiles:
   +20 MB at "registered and signed in": argon2 needs a 19 MiB buffer per hash; glibc raises its
          mmap threshold to the last large block freed, so from the second hash on the buffer
-         came from the heap and stayed resident. Fix: youworker/services/crypto.py pins the
+         came from the heap and stayed resident. Fix: youworker/services/hashing.py pins the
          threshold (mallopt M_MMAP_THRESHOLD = 4 MiB), so the buffer is unmapped after each hash.
    32 MB of the app's imports (152 -> 120 MB) went to packages an idle backend never uses:
          numpy (9 MB) and tokenizers (4 MB), via chat -> citations -> retrieval -> embedders;

@@ -61,9 +61,9 @@ from youworker.models import (
 )
 from youworker.services import registration
 from youworker.services.chat_titles import title_of
-from youworker.services.crypto import token_digest
 from youworker.services.documents.embedders import collection_key, sparse_vector
 from youworker.services.documents.vectorstore import ChunkPoint
+from youworker.services.hashing import token_digest
 from youworker.state.admin_analytics import AdminAnalyticsState, AdminUsageState, today
 from youworker.state.admin_tools import AdminToolsState
 from youworker.state.chat import ChatState, LiveAnswerState, MessageRow

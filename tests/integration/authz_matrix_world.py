@@ -53,12 +53,12 @@ from youworker.services import (
     users_admin,
 )
 from youworker.services.chat_runs import ChatRuns
-from youworker.services.crypto import hash_password, token_digest
 from youworker.services.documents import collections, library
 from youworker.services.documents.embedders import get_onnx_embedder
 from youworker.services.documents.storage import FileStore
 from youworker.services.documents.vectorstore import EdgeVectorStore
 from youworker.services.encryption import get_cipher
+from youworker.services.hashing import hash_password, token_digest
 from youworker.services.llm.base import ChatChunk, ChatMessage, LLMBackend, ModelInfo, ToolSpec
 from youworker.services.llm.base import Usage as TokenUsage
 from youworker.services.mcp import McpManager

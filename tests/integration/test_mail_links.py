@@ -20,7 +20,7 @@ from tests.integration.test_mail import (
 from youworker.db import sync_url
 from youworker.models import OutboxMail, User
 from youworker.services import accounts, groups, invitations, mail, password_reset
-from youworker.services.crypto import token_digest
+from youworker.services.hashing import token_digest
 from youworker.state.admin_outbox import outbox_row
 
 __all__ = ["mail_settings", "smtp_server"]

@@ -17,7 +17,6 @@ from youworker.db import session_scope
 from youworker.models import AuditEvent, PasswordReset, User
 from youworker.models.base import utcnow
 from youworker.services import accounts, mail, sessions, users_admin
-from youworker.services.crypto import token_digest
 from youworker.services.errors import (
     AuthenticationFailed,
     Conflict,
@@ -25,6 +24,7 @@ from youworker.services.errors import (
     NotFound,
     ValidationFailed,
 )
+from youworker.services.hashing import token_digest
 from youworker.services.password_reset import (
     ResetStatus,
     ResetUnavailable,

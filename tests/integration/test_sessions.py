@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from youworker.models import User, UserSession
 from youworker.models.base import utcnow
 from youworker.services import accounts, sessions, users_admin
-from youworker.services.crypto import token_digest
 from youworker.services.errors import NotFound
+from youworker.services.hashing import token_digest
 
 TTL = timedelta(hours=1)
 

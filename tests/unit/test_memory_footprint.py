@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from youworker.services import crypto
+from youworker.services import hashing
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Loaded only by ingestion, search, MCP servers or the embedded model; never by an idle backend.
@@ -60,17 +60,17 @@ def test_password_hashing_returns_argon2s_buffer_to_the_system() -> None:
     code = """
 import json
 from pathlib import Path
-from youworker.services import crypto
+from youworker.services import hashing
 
 def rss() -> int:
     return int(Path("/proc/self/statm").read_text().split()[1]) * 4096
 
-before = rss()  # importing crypto hashed once already (its dummy hash)
+before = rss()  # importing hashing hashed once already (its dummy hash)
 for attempt in range(3):
-    crypto.verify_password(f"attempt {attempt}", crypto.hash_password("later hashes"))
+    hashing.verify_password(f"attempt {attempt}", hashing.hash_password("later hashes"))
 print(json.dumps(rss() - before))
 """
     grown = _python(code)
     assert isinstance(grown, int)
     # Without the pinned threshold every later hash keeps its 19 MiB in the heap.
-    assert grown < crypto.ARGON2_MEMORY_KIB * 1024 // 2
+    assert grown < hashing.ARGON2_MEMORY_KIB * 1024 // 2

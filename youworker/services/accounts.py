@@ -15,8 +15,8 @@ from youworker.models import AppSetting, Role, User
 from youworker.models.base import utcnow
 from youworker.services import api_keys, audit, sessions
 from youworker.services.authz import require_active
-from youworker.services.crypto import hash_password, verify_password
 from youworker.services.errors import AuthenticationFailed, Forbidden, ValidationFailed
+from youworker.services.hashing import hash_password, verify_password
 from youworker.services.rate_limits import get_rate_limits
 from youworker.services.registration import RegistrationMode, get_mode
 from youworker.services.sign_in_throttle import SignInThrottle, refusal

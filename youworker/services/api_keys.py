@@ -13,8 +13,8 @@ from youworker.models import ApiKey, User
 from youworker.models.base import utcnow
 from youworker.services import audit
 from youworker.services.authz import require_active
-from youworker.services.crypto import new_token, token_digest
 from youworker.services.errors import NotFound
+from youworker.services.hashing import new_token, token_digest
 from youworker.services.sessions import TOUCH_INTERVAL
 from youworker.services.validation import API_KEY_NAME_MAX, name_problem, raise_if_any
 

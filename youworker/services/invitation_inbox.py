@@ -18,8 +18,8 @@ from youworker.models import Group, GroupInvitation, GroupMembership, User
 from youworker.models.base import utcnow
 from youworker.services import audit, invitations
 from youworker.services.authz import require_active
-from youworker.services.crypto import token_digest
 from youworker.services.errors import NotFound
+from youworker.services.hashing import token_digest
 from youworker.services.validation import normalize_email
 
 

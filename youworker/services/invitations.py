@@ -22,8 +22,8 @@ from youworker.models import Group, GroupInvitation, User
 from youworker.models.base import utcnow
 from youworker.services import accounts, audit, groups, mail
 from youworker.services.authz import acts_as_site_admin, require_active, require_site_admin
-from youworker.services.crypto import new_token, token_digest
 from youworker.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from youworker.services.hashing import new_token, token_digest
 from youworker.services.validation import email_problem, normalize_email
 from youworker.settings import get_settings
 

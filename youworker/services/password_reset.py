@@ -20,8 +20,8 @@ from youworker.models import PasswordReset, User
 from youworker.models.base import utcnow
 from youworker.services import api_keys, audit, mail, sessions
 from youworker.services.authz import require_site_admin
-from youworker.services.crypto import hash_password, new_token, token_digest
 from youworker.services.errors import Conflict, NotFound
+from youworker.services.hashing import hash_password, new_token, token_digest
 from youworker.services.validation import password_problem, raise_if_any
 from youworker.settings import get_settings
 

@@ -20,8 +20,8 @@ from youworker.models import User, UserSession
 from youworker.models.base import utcnow
 from youworker.services import audit
 from youworker.services.authz import require_active
-from youworker.services.crypto import new_token, token_digest
 from youworker.services.errors import NotFound
+from youworker.services.hashing import new_token, token_digest
 
 HANDOFF_TTL = timedelta(seconds=60)
 # Writing last_seen on every event would turn each click into a write; a minute is precise enough.

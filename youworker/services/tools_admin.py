@@ -26,8 +26,8 @@ from youworker.models.base import utcnow
 from youworker.models.tool import COMMAND_MAX, SERVER_NAME_MAX, TOOL_NAME_MAX, URL_MAX
 from youworker.services import audit
 from youworker.services.authz import require_site_admin
-from youworker.services.crypto import verify_password
 from youworker.services.errors import Forbidden, NotFound, ValidationFailed
+from youworker.services.hashing import verify_password
 from youworker.services.mcp_env import sealed_env, server_env
 from youworker.settings import get_settings
 

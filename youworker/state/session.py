@@ -12,7 +12,7 @@ from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import authz, sessions
 from youworker.services.audit import RequestContext
-from youworker.services.crypto import token_digest
+from youworker.services.hashing import token_digest
 from youworker.services.redirects import DEFAULT_TARGET, safe_next
 from youworker.settings import get_settings
 from youworker.state import scripts

@@ -18,7 +18,7 @@ from reflex.state import BaseState, StateUpdate
 from reflex_base.event import Event
 
 from youworker.logging import get_logger
-from youworker.services.crypto import token_digest
+from youworker.services.hashing import token_digest
 from youworker.state.session import SessionState
 
 if TYPE_CHECKING:

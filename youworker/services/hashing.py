@@ -1,4 +1,7 @@
-"""Password hashing (argon2 through libpass) and random tokens stored as SHA-256."""
+"""Password hashing (argon2 through libpass) and random tokens stored as SHA-256 digests.
+
+Named for what it does: message encryption at rest lives in encryption.py.
+"""
 
 from __future__ import annotations
 
