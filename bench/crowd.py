@@ -276,7 +276,7 @@ def _method(users: int, rate: float, tokens: int) -> list[str]:
         "of a token = when its tab first held it (live answer text, or the saved message) minus "
         "that stamp: the app's model client, the answer's run, the tab's follower with its "
         "batching (one update per 40 ms, spaced out up to 100 ms when more than 25 answers "
-        "stream on the worker: youworker/state/live_pace.py), Reflex's state delta, the "
+        "stream on the worker: youworker/services/live_pace.py), Reflex's state delta, the "
         "websocket and this process's parsing.",
         "Delivered = every tab saw s0..sN in order and its thread's saved answer is exactly "
         "those tokens, status complete. Both targets are judged on the embedded SQLite default "

@@ -23,9 +23,9 @@ from youworker.pages.chat import chat_page
 from youworker.pages.document_view import document_view_page
 from youworker.pages.documents import documents_page
 from youworker.pages.groups import group_page, groups_page
+from youworker.pages.index import index_page
 from youworker.pages.invite import invite_page
 from youworker.pages.password_reset import password_reset_page
-from youworker.pages.placeholders import index_page
 from youworker.pages.shared import shared_conversation_page, shared_page
 from youworker.private_files import make_private
 from youworker.services import runtime

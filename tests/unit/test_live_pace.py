@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from youworker.state.live_pace import LivePace
+from youworker.services.live_pace import LivePace
 
 
 def pace_with(followers: int) -> LivePace:

@@ -25,6 +25,7 @@ from youworker.services.errors import (
     ServiceError,
     ValidationFailed,
 )
+from youworker.services.live_pace import live_pace
 from youworker.services.llm.provider import user_notice
 from youworker.services.markdown import escape_raw_html
 from youworker.services.runtime import (
@@ -43,7 +44,6 @@ from youworker.state.chat_rows import (
     question_row,
     tool_row_from_card,
 )
-from youworker.state.live_pace import live_pace
 from youworker.state.session import SessionState
 from youworker.state.times import iso_utc
 

@@ -1,4 +1,4 @@
-"""Pages whose features arrive with later work; they say so plainly."""
+"""The index page: a spinner while its on_load sends the person to the chat or to sign in."""
 
 from __future__ import annotations
 
