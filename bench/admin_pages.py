@@ -7,7 +7,7 @@ removes it afterwards). Message texts are random, incompressible strings of the 
 Fernet tokens have, so the tables are as wide as real ones.
 
 Server time is measured around the service calls, each in its own session as the page state
-does: `analytics.dashboard` over 30 and 90 days and `audit_log.list_events` (newest 50 with the
+does: `analytics.dashboard` over 30 and 90 days and `trail.list_events` (newest 50 with the
 count).
 """
 
@@ -303,7 +303,8 @@ async def measure(seed: Seed, runs: int) -> list[Measured]:
     from youworker import db as db_module
     from youworker.db import session_scope
     from youworker.models import Role, User
-    from youworker.services import analytics, audit_log
+    from youworker.services import analytics
+    from youworker.services.audit import trail
 
     db_module.use_engine(db_module.create_engine_for(_url(DATABASE)))
     try:
@@ -325,9 +326,7 @@ async def measure(seed: Seed, runs: int) -> list[Measured]:
 
         async def audit_first_page() -> None:
             async with session_scope() as db:
-                page = await audit_log.list_events(
-                    db, admin, audit_log.AuditFilter(), limit=AUDIT_PAGE
-                )
+                page = await trail.list_events(db, admin, trail.AuditFilter(), limit=AUDIT_PAGE)
             if len(page.events) != AUDIT_PAGE or page.total == 0:
                 raise RuntimeError("the audit log did not return a full first page")
 
@@ -360,7 +359,8 @@ async def explain_dashboard(end: date, days: int) -> str:
     import asyncpg
     from sqlalchemy.dialects.postgresql.asyncpg import dialect
 
-    from youworker.services import analytics, analytics_queries
+    from youworker.services import analytics
+    from youworker.services.analytics import queries as analytics_queries
 
     lower = datetime.combine(end - timedelta(days=days - 1), datetime.min.time(), UTC)
     upper = datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC)
@@ -401,7 +401,7 @@ def run(args: argparse.Namespace) -> list[BenchResult]:
             "Server time = wall time around the service call in this process, each call in its "
             "own session as the page state does (no Reflex, no browser): "
             "`analytics.dashboard` (every series, totals and tools) over the last 30 and 90 "
-            f"seeded days, `audit_log.list_events` with no filter (newest {AUDIT_PAGE} and the "
+            f"seeded days, `trail.list_events` with no filter (newest {AUDIT_PAGE} and the "
             "count, which that service caps at 10,000), and `analytics.user_usage` "
             "(informational). PostgreSQL's own processes do the work but are not children of "
             "the benchmark: the CPU line below counts them as outside it.",

@@ -42,7 +42,6 @@ from youworker.models.base import utcnow
 from youworker.services import (
     access_tokens,
     api_keys,
-    audit_log,
     chat,
     groups,
     invitations,
@@ -52,6 +51,7 @@ from youworker.services import (
     tools_admin,
     users_admin,
 )
+from youworker.services.audit import trail
 from youworker.services.chat_runs import ChatRuns
 from youworker.services.documents import collections, library
 from youworker.services.documents.embedders import get_onnx_embedder
@@ -294,7 +294,7 @@ async def _build(files: FileStore, store: EdgeVectorStore) -> World:
         await users_admin.set_active(db, admin, users["deactivated"].id, False)
     credentials["deactivated"] = await _session_token(users["deactivated"])
     async with session_scope() as db:
-        page = await audit_log.list_events(db, admin, audit_log.AuditFilter(), limit=1)
+        page = await trail.list_events(db, admin, trail.AuditFilter(), limit=1)
         assert page.next_cursor
     return World(
         people={

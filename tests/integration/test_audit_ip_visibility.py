@@ -14,8 +14,8 @@ from tests.integration.api_v1_support import jwt_for
 from tests.integration.test_groups import latest_invitation_token
 from youworker.api.app import create_api
 from youworker.models import User
-from youworker.services import audit_log, groups, invitations
-from youworker.services.audit import RequestContext
+from youworker.services import groups, invitations
+from youworker.services.audit import RequestContext, trail
 from youworker.state.admin_audit import group_activity_rows
 
 ALICE_IP = "198.51.100.21"
@@ -48,11 +48,11 @@ async def test_group_admins_do_not_see_members_addresses(
     db: AsyncSession, admin: User, alice: User, bob: User, http: httpx.AsyncClient
 ) -> None:
     group_id = await team_with_bob(db, alice, bob, admin)
-    filters = audit_log.AuditFilter.from_params(group_id=group_id)
+    filters = trail.AuditFilter.from_params(group_id=group_id)
 
-    as_site_admin = await audit_log.list_events(db, admin, filters)
+    as_site_admin = await trail.list_events(db, admin, filters)
     assert {e.ip for e in as_site_admin.events} == {ALICE_IP, BOB_IP}
-    as_group_admin = await audit_log.list_events(db, alice, filters)
+    as_group_admin = await trail.list_events(db, alice, filters)
     assert len(as_group_admin.events) == len(as_site_admin.events)
     assert {e.ip for e in as_group_admin.events} == {None}
 

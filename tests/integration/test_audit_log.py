@@ -20,9 +20,9 @@ from sqlmodel import col, select
 
 from youworker.api.app import create_api
 from youworker.models import AuditEvent, Group, GroupMembership, GroupRole, User
-from youworker.services import accounts, api_keys, audit_log, sessions, users_admin
-from youworker.services.audit import RequestContext
-from youworker.services.audit_log import AuditFilter
+from youworker.services import accounts, api_keys, sessions, users_admin
+from youworker.services.audit import RequestContext, trail
+from youworker.services.audit.trail import AuditFilter
 from youworker.services.errors import AuthenticationFailed, Forbidden, ValidationFailed
 from youworker.state.admin_audit import export_href, group_activity_rows
 
@@ -139,7 +139,7 @@ async def world(db: AsyncSession, admin: User, alice: User, bob: User) -> World:
 
 
 async def actions_of(db: AsyncSession, actor: User | None, filters: AuditFilter) -> list[str]:
-    page = await audit_log.list_events(db, actor, filters, limit=200)
+    page = await trail.list_events(db, actor, filters, limit=200)
     return [event.action for event in page.events]
 
 
@@ -150,7 +150,7 @@ async def test_site_admin_pages_through_everything_newest_first(
     cursor: str | None = None
     pages = 0
     while True:
-        page = await audit_log.list_events(db, world.admin, AuditFilter(), cursor=cursor, limit=3)
+        page = await trail.list_events(db, world.admin, AuditFilter(), cursor=cursor, limit=3)
         assert page.total == len(world.events) and not page.total_capped
         seen.extend(event.id for event in page.events)
         pages += 1
@@ -162,10 +162,10 @@ async def test_site_admin_pages_through_everything_newest_first(
 
 
 async def test_an_exactly_full_last_page_has_no_next_cursor(db: AsyncSession, world: World) -> None:
-    page = await audit_log.list_events(db, world.admin, AuditFilter(), limit=len(world.events))
+    page = await trail.list_events(db, world.admin, AuditFilter(), limit=len(world.events))
     assert len(page.events) == len(world.events) and page.next_cursor is None
-    first = await audit_log.list_events(db, world.admin, AuditFilter(), limit=4)
-    rest = await audit_log.list_events(
+    first = await trail.list_events(db, world.admin, AuditFilter(), limit=4)
+    rest = await trail.list_events(
         db, world.admin, AuditFilter(), cursor=first.next_cursor, limit=4
     )
     assert [e.id for e in first.events + rest.events] == [e.id for e in world.events]
@@ -182,7 +182,7 @@ async def test_entries_with_the_same_timestamp_are_neither_lost_nor_repeated(
     ids: list[uuid.UUID] = []
     cursor: str | None = None
     while True:
-        page = await audit_log.list_events(
+        page = await trail.list_events(
             db, world.admin, AuditFilter(action="tool.enable"), cursor=cursor, limit=2
         )
         ids.extend(e.id for e in page.events)
@@ -240,10 +240,10 @@ async def test_filters(db: AsyncSession, world: World) -> None:
 async def test_count_is_capped_on_big_results(
     db: AsyncSession, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(audit_log, "COUNT_CAP", 5)
-    page = await audit_log.list_events(db, world.admin, AuditFilter(), limit=2)
+    monkeypatch.setattr(trail, "COUNT_CAP", 5)
+    page = await trail.list_events(db, world.admin, AuditFilter(), limit=2)
     assert (page.total, page.total_capped) == (5, True)
-    small = await audit_log.list_events(db, world.admin, AuditFilter(action="auth."), limit=2)
+    small = await trail.list_events(db, world.admin, AuditFilter(action="auth."), limit=2)
     assert (small.total, small.total_capped) == (3, False)
 
 
@@ -262,18 +262,18 @@ async def test_bad_filters_are_refused(
     db: AsyncSession, world: World, filters: AuditFilter, field: str
 ) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        await audit_log.list_events(db, world.admin, filters)
+        await trail.list_events(db, world.admin, filters)
     assert field in caught.value.fields
 
 
 async def test_bad_paging_and_text_params_are_refused(db: AsyncSession, world: World) -> None:
-    for limit in (0, audit_log.PAGE_SIZE_MAX + 1):
+    for limit in (0, trail.PAGE_SIZE_MAX + 1):
         with pytest.raises(ValidationFailed) as caught:
-            await audit_log.list_events(db, world.admin, AuditFilter(), limit=limit)
+            await trail.list_events(db, world.admin, AuditFilter(), limit=limit)
         assert "limit" in caught.value.fields
     for cursor in ("not-a-cursor", "Zm9vfGJhcg"):
         with pytest.raises(ValidationFailed) as caught:
-            await audit_log.list_events(db, world.admin, AuditFilter(), cursor=cursor)
+            await trail.list_events(db, world.admin, AuditFilter(), cursor=cursor)
         assert "cursor" in caught.value.fields
     with pytest.raises(ValidationFailed) as caught:
         AuditFilter.from_params(start="31/01/2025", end="tomorrow", group_id="g1")
@@ -304,9 +304,9 @@ async def test_who_may_read_the_log(db: AsyncSession, world: World) -> None:
     ]
     for actor, filters, error in refused:
         with pytest.raises(error):
-            await audit_log.list_events(db, actor, filters)
+            await trail.list_events(db, actor, filters)
         with pytest.raises(error):
-            await anext(aiter(audit_log.export_csv(db, actor, filters)))
+            await anext(aiter(trail.export_csv(db, actor, filters)))
 
     # Deactivated: neither a site admin nor a group admin keeps access.
     second_admin = await register(db, "erin")
@@ -315,7 +315,7 @@ async def test_who_may_read_the_log(db: AsyncSession, world: World) -> None:
     await users_admin.set_active(db, world.admin, world.carol.id, False)
     for actor, filters in ((second_admin, AuditFilter()), (world.carol, g1_only)):
         with pytest.raises(AuthenticationFailed):
-            await audit_log.list_events(db, actor, filters)
+            await trail.list_events(db, actor, filters)
 
 
 async def read_csv(lines: AsyncIterator[str]) -> list[list[str]]:
@@ -326,9 +326,9 @@ async def read_csv(lines: AsyncIterator[str]) -> list[list[str]]:
 async def test_csv_export_streams_every_match_in_batches(
     db: AsyncSession, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(audit_log, "EXPORT_BATCH", 3)
-    rows = await read_csv(audit_log.export_csv(db, world.admin, AuditFilter()))
-    assert rows[0] == list(audit_log.CSV_COLUMNS)
+    monkeypatch.setattr(trail, "EXPORT_BATCH", 3)
+    rows = await read_csv(trail.export_csv(db, world.admin, AuditFilter()))
+    assert rows[0] == list(trail.CSV_COLUMNS)
     body = rows[1:]
     assert [row[3] for row in body] == [e.action for e in world.events]
     upload = next(row for row in body if row[3] == "document.upload")
@@ -342,7 +342,7 @@ async def test_csv_export_streams_every_match_in_batches(
     ]
     assert upload[8] == '{"name": "plan.pdf"}'
 
-    only_g1 = await read_csv(audit_log.export_csv(db, world.carol, AuditFilter(group_id=world.g1)))
+    only_g1 = await read_csv(trail.export_csv(db, world.carol, AuditFilter(group_id=world.g1)))
     assert [row[3] for row in only_g1[1:]] == ["invitation.create", "group.create"]
     assert all(row[6] == str(world.g1) for row in only_g1[1:])
 
@@ -359,19 +359,19 @@ async def test_csv_cells_cannot_run_as_formulas(db: AsyncSession, world: World) 
     )
     add_event(db, "auth.sign_in_failed", T0 + timedelta(seconds=1), email="@cmd", ip="\tx")
     await db.commit()
-    rows = await read_csv(audit_log.export_csv(db, world.admin, AuditFilter()))
+    rows = await read_csv(trail.export_csv(db, world.admin, AuditFilter()))
     newer, older = rows[1], rows[2]
     assert newer[1] == "'@cmd" and newer[7] == "'\tx"
     assert older[1] == '\'=HYPERLINK("http://evil")'
     assert older[5] == "'+SUM(A1)" and older[7] == "'-1+1"
     for row in rows[1:]:
         assert not any(cell.startswith(("=", "+", "-", "@", "\t")) for cell in row)
-    assert audit_log.neutralise("plain") == "plain"
+    assert trail.neutralise("plain") == "plain"
 
 
 async def test_export_is_itself_audited(db: AsyncSession, world: World) -> None:
     filters = AuditFilter(group_id=world.g1, action="group.")
-    await audit_log.begin_export(db, world.carol, filters, RequestContext("10.1.2.3"))
+    await trail.begin_export(db, world.carol, filters, RequestContext("10.1.2.3"))
     event = await db.scalar(select(AuditEvent).where(col(AuditEvent.action) == "audit.export"))
     assert event is not None
     assert (event.actor_id, event.ip, event.group_id) == (world.carol.id, "10.1.2.3", world.g1)
@@ -380,15 +380,15 @@ async def test_export_is_itself_audited(db: AsyncSession, world: World) -> None:
 
 def test_every_recorded_action_is_offered_in_the_filter() -> None:
     """The action select lists every action the code records (kept honest by reading it)."""
-    root = Path(audit_log.__file__).resolve().parents[1]
+    root = Path(trail.__file__).resolve().parents[1]
     recorded: set[str] = set()
     for path in root.rglob("*.py"):
         source = path.read_text()
         for match in re.finditer(r"audit\.record\(\s*\w+,\s*(.+?),", source, re.S):
             recorded.update(re.findall(r'"([a-z_]+\.[a-z_]+)"', match.group(1)))
     assert "auth.sign_in" in recorded and "document.upload" in recorded
-    assert recorded <= set(audit_log.known_actions()), recorded - set(audit_log.known_actions())
-    choices = audit_log.action_choices()
+    assert recorded <= set(trail.known_actions()), recorded - set(trail.known_actions())
+    choices = trail.action_choices()
     assert choices.index("auth.") < choices.index("auth.sign_in")
 
 
@@ -430,7 +430,7 @@ async def test_csv_download_over_http(
         r'attachment; filename="audit-\d{8}-\d{6}\.csv"', response.headers["content-disposition"]
     )
     rows = list(csv.reader(io.StringIO(response.text)))
-    assert rows[0] == list(audit_log.CSV_COLUMNS)
+    assert rows[0] == list(trail.CSV_COLUMNS)
     assert [row[3] for row in rows[1:]] == ["auth.sign_in_failed", "auth.sign_in"]
     assert admin_key not in response.text
 
@@ -473,6 +473,6 @@ async def test_group_activity_rows_for_the_group_page(world: World) -> None:
         f"/api/admin/audit.csv?actor=a%40b.c&group_id={world.g1}"
     )
     assert export_href({"actor": ""}) == "/api/admin/audit.csv"
-    assert audit_log.details_text({"name": "plan.pdf", "size": 3, "keys": ["A"]}) == (
+    assert trail.details_text({"name": "plan.pdf", "size": 3, "keys": ["A"]}) == (
         'name=plan.pdf, size=3, keys=["A"]'
     )

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from youworker.models import GroupRole, Role, User
 from youworker.services import (
     analytics,
-    audit_log,
     chat,
     groups,
     invitations,
@@ -29,6 +28,7 @@ from youworker.services import (
     system_info,
     users_admin,
 )
+from youworker.services.audit import trail
 from youworker.services.documents import library
 from youworker.services.documents.storage import FileStore
 from youworker.services.documents.vectorstore import EdgeVectorStore
@@ -231,11 +231,11 @@ TABLE: dict[str, tuple[Action, dict[str, Outcome]]] = {
     ),
     # --- audit log ---
     "audit.read_site": (
-        lambda w, a: audit_log.list_events(w.db, a, audit_log.AuditFilter()),
+        lambda w, a: trail.list_events(w.db, a, trail.AuditFilter()),
         row(OK, Forbidden, Forbidden, Forbidden),
     ),
     "audit.read_group": (
-        lambda w, a: audit_log.list_events(w.db, a, audit_log.AuditFilter(group_id=w.group_id)),
+        lambda w, a: trail.list_events(w.db, a, trail.AuditFilter(group_id=w.group_id)),
         row(OK, OK, Forbidden, Forbidden),
     ),
 }

@@ -14,7 +14,7 @@ from youworker.api.errors import ERROR_RESPONSES, ErrorResponse
 from youworker.api.principal import CurrentPrincipal, DbSession
 from youworker.db import session_scope
 from youworker.models import User
-from youworker.services import audit_log
+from youworker.services.audit import trail
 
 router = APIRouter()
 
@@ -49,7 +49,7 @@ async def export_audit_csv(
     end: Text = "",
 ) -> StreamingResponse:
     user = principal.user
-    filters = audit_log.AuditFilter.from_params(
+    filters = trail.AuditFilter.from_params(
         actor=actor,
         action=action,
         resource_type=resource_type,
@@ -58,7 +58,7 @@ async def export_audit_csv(
         start=start,
         end=end,
     )
-    filters = await audit_log.begin_export(db, user, filters, request_context(request))
+    filters = await trail.begin_export(db, user, filters, request_context(request))
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return StreamingResponse(
         _lines(user, filters),
@@ -71,8 +71,8 @@ async def export_audit_csv(
     )
 
 
-async def _lines(user: User, filters: audit_log.AuditFilter) -> AsyncIterator[str]:
+async def _lines(user: User, filters: trail.AuditFilter) -> AsyncIterator[str]:
     # The request's session is gone by now: the stream reads with its own.
     async with session_scope() as db:
-        async for line in audit_log.export_csv(db, user, filters):
+        async for line in trail.export_csv(db, user, filters):
             yield line

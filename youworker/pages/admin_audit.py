@@ -8,7 +8,7 @@ from youworker.components.audit_table import audit_table
 from youworker.components.download import download_link
 from youworker.components.forms import submit_button
 from youworker.components.layout import admin_tabs, app_shell, field_error
-from youworker.services.audit_log import action_choices
+from youworker.services.audit.trail import action_choices
 from youworker.state.admin_audit import ALL_ACTIONS, AdminAuditState
 
 

@@ -12,7 +12,7 @@ from reflex.event import EventSpec
 
 from youworker.db import session_scope
 from youworker.models import User
-from youworker.services import audit_log
+from youworker.services.audit import trail
 from youworker.services.errors import ServiceError, ValidationFailed
 from youworker.state.session import SessionState
 from youworker.state.times import iso_utc
@@ -23,7 +23,7 @@ EXPORT_PATH = "/api/admin/audit.csv"
 FILTER_FIELDS = ("actor", "action", "resource_type", "resource_id", "start", "end")
 
 
-def audit_rows(events: Iterable[audit_log.AuditEntry]) -> list[dict[str, str]]:
+def audit_rows(events: Iterable[trail.AuditEntry]) -> list[dict[str, str]]:
     """Table rows for `components.audit_table.audit_table` (JSON-able, all strings)."""
     return [
         {
@@ -34,7 +34,7 @@ def audit_rows(events: Iterable[audit_log.AuditEntry]) -> list[dict[str, str]]:
             "resource_type": event.resource_type or "",
             "resource_id": event.resource_id or "",
             "ip": event.ip or "",
-            "details": audit_log.details_text(event.details),
+            "details": trail.details_text(event.details),
         }
         for event in events
     ]
@@ -48,9 +48,7 @@ async def group_activity_rows(
     Raises the service's errors (Forbidden for anyone else); catch `ServiceError`.
     """
     async with session_scope() as db:
-        page = await audit_log.list_events(
-            db, actor, audit_log.AuditFilter(group_id=group_id), limit=limit
-        )
+        page = await trail.list_events(db, actor, trail.AuditFilter(group_id=group_id), limit=limit)
     return audit_rows(page.events)
 
 
@@ -108,9 +106,9 @@ class AdminAuditState(SessionState):
 
     async def _reload(self, actor: User) -> None:
         try:
-            filters = audit_log.AuditFilter.from_params(**self._filter_values())
+            filters = trail.AuditFilter.from_params(**self._filter_values())
             async with session_scope() as db:
-                page = await audit_log.list_events(
+                page = await trail.list_events(
                     db, actor, filters, cursor=self.cursors[-1] or None, limit=PAGE_SIZE
                 )
         except ValidationFailed as exc:

@@ -1,6 +1,6 @@
 """Site-admin analytics: daily activity series and per-user usage.
 
-Every number is aggregated by the database, per UTC calendar day (see analytics_queries);
+Every number is aggregated by the database, per UTC calendar day (see analytics.queries);
 Python only lays the aggregated rows out on the calendar. A range includes both of its days.
 
 - messages, tokens: all messages (questions and answers) created that day;
@@ -25,7 +25,7 @@ from sqlmodel import col
 
 from youworker.db import contains
 from youworker.models import User
-from youworker.services import analytics_queries as q
+from youworker.services.analytics import queries as q
 from youworker.services.authz import require_site_admin
 from youworker.services.errors import ValidationFailed
 
