@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI
 
-from youworker.api import audit, docs, documents, errors, v1
+from youworker.api import audit, docs, downloads, errors, health, session_cookie, v1
 from youworker.api.nul_guard import reject_nul_characters
-from youworker.api.routes import router
 
 
 def create_api() -> FastAPI:
@@ -21,8 +20,9 @@ def create_api() -> FastAPI:
         dependencies=[Depends(reject_nul_characters)],
     )
     errors.install(api)
-    api.include_router(router)
-    api.include_router(documents.router)
+    api.include_router(health.router)
+    api.include_router(session_cookie.router)
+    api.include_router(downloads.router)
     api.include_router(audit.router)
     api.include_router(v1.build_router())
     docs.install(api)

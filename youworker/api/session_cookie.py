@@ -1,39 +1,20 @@
-"""Health checks and the cookie side of signing in and out."""
+"""The cookie side of signing in and out: hand-off code to HttpOnly cookie, CSRF token, logout."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
 from youworker.api import csrf
 from youworker.api.deps import request_context, require_same_origin
-from youworker.api.principal import CurrentPrincipal
 from youworker.db import session_scope
 from youworker.models import User
-from youworker.services import health, sessions
+from youworker.services import sessions
 from youworker.settings import get_settings
 
 router = APIRouter()
-
-
-@router.get("/health")
-async def liveness() -> dict[str, str]:
-    """Liveness: the process answers. No secrets, no dependency calls."""
-    return {"status": "ok"}
-
-
-@router.get("/health/detailed")
-async def detailed_health(principal: CurrentPrincipal) -> JSONResponse:
-    """Every dependency with status and latency; administrators (any credential, the root key
-    included, which is audited) only."""
-    status, probes = await health.detailed(principal.user, get_settings())
-    body: dict[str, Any] = {
-        "status": status,
-        "checks": {probe.name: probe.as_dict() for probe in probes},
-    }
-    return JSONResponse(body, status_code=503 if body["status"] == "down" else 200)
 
 
 def _set_session_cookie(response: Response, token: str) -> None:

@@ -1,4 +1,7 @@
-"""Downloading a document's original file (any credential the API accepts)."""
+"""Downloading a document's original file (any credential the API accepts).
+
+The REST API's documents live in api/v1/documents.py; this route is the one the pages link to.
+"""
 
 from __future__ import annotations
 
