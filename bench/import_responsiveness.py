@@ -24,7 +24,7 @@ from bench.common import BenchResult, bench_main, median, ms, percentile
 from bench.index_manual import MANUAL
 from bench.launcher import REPO_ROOT, RESULTS_DIR, AppServer, LLMServer
 from bench.sim_user import STAMPED_MODEL, SimUser
-from bench.stream_browser import TTFT_ADDED_TARGET_MS, _direct_ttft
+from bench.stream_browser import TTFT_ADDED_TARGET_MS, direct_ttft
 
 RATE = 200.0
 TOKENS = 20  # a short answer: what is measured is the wait for its first token
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> list[BenchResult]:
         return [result]
     try:
         with LLMServer(RATE, TOKENS) as llm:
-            direct = median(asyncio.run(_direct_ttft(llm.url, runs)))
+            direct = median(asyncio.run(direct_ttft(llm.url, runs)))
             with tempfile.TemporaryDirectory(prefix="yw-bench-import-") as tmp:
                 app = AppServer(
                     Path(tmp),

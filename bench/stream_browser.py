@@ -261,7 +261,7 @@ class CpuMeter:
 # ---- the direct baseline -------------------------------------------------------------------
 
 
-async def _direct_ttft(url: str, runs: int) -> list[float]:
+async def direct_ttft(url: str, runs: int) -> list[float]:
     """First-token times (s) of `runs` requests after one warm-up, from a bare client."""
     client = ollama.AsyncClient(host=url)
     messages = [{"role": "user", "content": PROMPT}]
@@ -363,7 +363,7 @@ def run(args: argparse.Namespace) -> list[BenchResult]:
     try:
         with LLMServer(RATE, TTFT_TOKENS) as llm:
             log.info("direct client: %d first-token runs and one full stream", plan.ttft_runs)
-            direct_firsts = asyncio.run(_direct_ttft(llm.url, plan.ttft_runs))
+            direct_firsts = asyncio.run(direct_ttft(llm.url, plan.ttft_runs))
             llm.set_slow_tokens(TOKENS)
             direct = (direct_firsts, asyncio.run(_direct_rate(llm.url)))
             llm.set_slow_tokens(TTFT_TOKENS)

@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Awaitable, Callable
 
 import reflex as rx
 from reflex.event import EventSpec
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from youworker.db import session_scope
+from youworker.models import User
 from youworker.services import groups
 from youworker.services.documents import collections
 from youworker.services.errors import ServiceError
 from youworker.state.documents import DocumentsState
 
+# (session, person, collection, documents) -> how many documents changed
+Change = Callable[[AsyncSession, User, uuid.UUID, list[uuid.UUID]], Awaitable[int]]
 MAX_SELECTED = 200  # one page is 20 rows; selections survive paging up to this many
 
 
@@ -139,7 +144,8 @@ class CollectionsState(DocumentsState):
             chosen.extend(on_page[: max(0, MAX_SELECTED - len(chosen))])
         self.selected = chosen
 
-    async def _change(self, action: str, collection_id: str) -> EventSpec | None:
+    async def _change(self, collection_id: str, done: str, change: Change) -> EventSpec | None:
+        """Run `change` on the ticked documents and `collection_id`; "N document(s) <done> X"."""
         user = await self._authenticate()
         if user is None:
             return self._to_sign_in()
@@ -147,23 +153,11 @@ class CollectionsState(DocumentsState):
             target = uuid.UUID(collection_id)
             documents = [uuid.UUID(d) for d in self.selected]
             async with session_scope() as db:
-                if action == "move":
-                    source = uuid.UUID(self.collection)
-                    count = await collections.move_documents(
-                        db, user, source, target, documents, self._context()
-                    )
-                else:
-                    change = (
-                        collections.add_documents
-                        if action == "add"
-                        else (collections.remove_documents)
-                    )
-                    count = await change(db, user, target, documents, self._context())
+                count = await change(db, user, target, documents)
         except (ServiceError, ValueError) as exc:
             self.notice = getattr(exc, "message", "Collection not found.")
             return None
         label = next((o.label for o in self.options if o.id == collection_id), "the collection")
-        done = {"add": "added to", "remove": "taken out of", "move": "moved to"}[action]
         self.notice = f"{count} document(s) {done} {label}."
         self.selected = []
         await self._reload()
@@ -171,13 +165,33 @@ class CollectionsState(DocumentsState):
 
     @rx.event
     async def add_selected(self, collection_id: str) -> EventSpec | None:
-        return await self._change("add", collection_id)
+        context = self._context()
+        return await self._change(
+            collection_id,
+            "added to",
+            lambda db, user, target, ids: collections.add_documents(db, user, target, ids, context),
+        )
 
     @rx.event
     async def remove_selected(self) -> EventSpec | None:
-        return await self._change("remove", self.collection)
+        context = self._context()
+        return await self._change(
+            self.collection,
+            "taken out of",
+            lambda db, user, target, ids: collections.remove_documents(
+                db, user, target, ids, context
+            ),
+        )
 
     @rx.event
     async def move_selected(self, collection_id: str) -> EventSpec | None:
         """Out of the collection shown and into `collection_id`, in one step."""
-        return await self._change("move", collection_id)
+        context, shown = self._context(), self.collection
+
+        async def move(
+            db: AsyncSession, user: User, target: uuid.UUID, ids: list[uuid.UUID]
+        ) -> int:
+            source = uuid.UUID(shown)  # ValueError when none is shown: "Collection not found."
+            return await collections.move_documents(db, user, source, target, ids, context)
+
+        return await self._change(collection_id, "moved to", move)
