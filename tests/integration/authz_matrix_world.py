@@ -436,10 +436,11 @@ async def matrix(
     monkeypatch.setattr(runtime, "known_embedder", get_onnx_embedder)
     monkeypatch.setattr("youworker.state.admin_tools.get_mcp_manager", lambda: mcp)
     monkeypatch.setattr("youworker.state.admin_tools.get_tool_registry", lambda: registry)
-    monkeypatch.setattr("youworker.state.chat.get_tool_registry", lambda: registry)
+    monkeypatch.setattr("youworker.state.chat.switches.get_tool_registry", lambda: registry)
     # A tab follows an answer until it has been idle this long: short, so that a cell ends.
-    monkeypatch.setattr("youworker.state.chat.WATCH_WAIT_SECONDS", 0.05)
-    monkeypatch.setattr("youworker.state.chat.WATCH_IDLE_SECONDS", 0.3)
+    for follower in ("following", "conversations"):
+        monkeypatch.setattr(f"youworker.state.chat.{follower}.WATCH_WAIT_SECONDS", 0.05)
+    monkeypatch.setattr("youworker.state.chat.following.WATCH_IDLE_SECONDS", 0.3)
     backend_name = "postgresql" if matrix_database.startswith("postgresql") else "sqlite"
     snapshot = _snapshots.get(backend_name)
     if snapshot is None:
@@ -460,7 +461,8 @@ async def matrix(
         files=files,
         store=store,
     )
-    monkeypatch.setattr("youworker.state.chat.get_chat_runs", matrix.chat_runs)
+    for part in ("conversations", "following", "thread"):
+        monkeypatch.setattr(f"youworker.state.chat.{part}.get_chat_runs", matrix.chat_runs)
     try:
         yield matrix
     finally:

@@ -28,18 +28,22 @@ from youworker.services.errors import NotFound
 from youworker.services.llm.base import LLMBackend
 from youworker.services.tools.registry import ToolRegistry
 from youworker.settings import get_settings
-from youworker.state import chat as chat_state
-from youworker.state.chat import ChatState
+from youworker.state.chat import ChatState, conversations, following, thread
 
 __all__ = ["backend", "runs", "server"]  # fixtures used here
 
 QUESTION = "How far is the Moon?"
 
 
+def answers_from(runs: ChatRuns, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chat page starts, follows and stops the test's answers."""
+    for module in (conversations, following, thread):
+        monkeypatch.setattr(module, "get_chat_runs", lambda: runs)
+
+
 @pytest.fixture
 def page_runs(runs: ChatRuns, monkeypatch: pytest.MonkeyPatch) -> Iterator[ChatRuns]:
-    """The answers the chat page starts are the test's."""
-    monkeypatch.setattr(chat_state, "get_chat_runs", lambda: runs)
+    answers_from(runs, monkeypatch)
     yield runs
 
 
@@ -196,7 +200,7 @@ async def test_a_failure_after_the_question_showed_takes_it_back(
         raise RuntimeError("no model backend")
 
     broken = ChatRuns(no_backend, ToolRegistry())
-    monkeypatch.setattr(chat_state, "get_chat_runs", lambda: broken)
+    answers_from(broken, monkeypatch)
     tab = chat_tab(await signed_in_cookie(db, alice))
     steps = send(tab, QUESTION)
     assert composer_set_to(await anext(steps)) == ""

@@ -23,7 +23,7 @@ from youworker.services.encryption import get_cipher
 from youworker.services.llm.base import LLMBackend
 from youworker.services.llm.ollama import OllamaBackend
 from youworker.services.tools.registry import ToolRegistry
-from youworker.state.chat_rows import message_row
+from youworker.state.chat.rows import message_row
 
 
 @pytest.fixture

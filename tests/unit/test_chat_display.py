@@ -12,7 +12,7 @@ from youworker.services.chat_display import TITLE_FROM_MESSAGE, ended_early, tit
 from youworker.services.chat_interrupted import INTERRUPTED
 from youworker.services.documents.access import NOT_SHARED
 from youworker.services.documents.citations import Citation
-from youworker.state.chat_rows import message_row
+from youworker.state.chat.rows import message_row
 from youworker.state.times import iso_utc
 
 

@@ -12,7 +12,7 @@ from reflex.experimental.client_state import ClientStateVar
 from youworker.components.layout import side_drawer, wide_only
 from youworker.components.share_dialog import share_dialog
 from youworker.state.chat import ChatState
-from youworker.state.chat_rows import ConversationRow
+from youworker.state.chat.rows import ConversationRow
 from youworker.state.share_dialog import CONVERSATION, ShareDialogState
 
 # Below 64em the conversation list is a drawer ("Conversations" in the top bar).

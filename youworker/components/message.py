@@ -6,7 +6,7 @@ import reflex as rx
 
 from youworker.components.local_time import local_time
 from youworker.state.chat import ChatState, LiveAnswerState
-from youworker.state.chat_rows import MessageRow, SourceRow, ToolRow
+from youworker.state.chat.rows import MessageRow, SourceRow, ToolRow
 
 # Tables in answers look like tables: ruled cells, a shaded header, sideways scroll when wide.
 MARKDOWN_STYLE = {

@@ -29,6 +29,8 @@ from youworker.services.llm.base import ChatMessage, ToolCallRequest
 from youworker.settings import get_settings
 
 PAGE_MAX = 100
+# Model and tool names: longer ones are no name any server gives.
+NAME_MAX_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ async def create_conversation(
     conversation = Conversation(
         id=conversation_id or uuid.uuid4(),
         owner_id=actor.id,
-        model=model[:200],
+        model=model[:NAME_MAX_CHARS],
         title_enc=chat_titles.sealed_title(title),
         disabled_tools=_tool_names(disabled_tools or []),
         use_documents=use_documents,
@@ -207,7 +209,7 @@ async def set_model(
     session: AsyncSession, actor: User, conversation_id: uuid.UUID, model: str
 ) -> Conversation:
     conversation = await get_owned(session, actor, conversation_id)
-    if len(model) > 200:
+    if len(model) > NAME_MAX_CHARS:
         raise ValidationFailed({"model": "Model name is too long."})
     conversation.model = model
     await session.commit()
@@ -224,7 +226,7 @@ async def set_disabled_tools(
 
 
 def _tool_names(names: list[str]) -> list[str]:
-    return sorted({name[:200] for name in names})[:500]
+    return sorted({name[:NAME_MAX_CHARS] for name in names})[:500]
 
 
 MAX_COLLECTIONS = 10

@@ -16,7 +16,7 @@ from youworker.db import session_scope
 from youworker.services import sharing
 from youworker.services.errors import NotFound
 from youworker.state.chat import THREAD_PAGE
-from youworker.state.chat_rows import MessageRow, message_rows
+from youworker.state.chat.rows import MessageRow, message_rows
 from youworker.state.session import SessionState
 from youworker.state.times import iso_utc
 

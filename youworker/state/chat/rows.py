@@ -1,4 +1,5 @@
-"""Rows the chat pages show: a saved message, its tool calls and sources, a sidebar entry.
+"""Rows the chat pages show (a saved message, its tool calls and sources, a sidebar entry, a
+tool or collection switch) and the pure mappers that build them.
 
 Times go out as ISO 8601 in UTC; the browser shows them in its own time zone (local_time).
 """
@@ -6,6 +7,7 @@ Times go out as ISO 8601 in UTC; the browser shows them in its own time zone (lo
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -145,3 +147,29 @@ async def message_rows(
     cited = {c.document_id for view in views for c in view.citations}
     notes = await access.unopenable(session, reader, cited) if cited else {}
     return [message_row(view, notes) for view in views]
+
+
+@dataclasses.dataclass
+class ToolToggle:
+    name: str = ""
+    description: str = ""
+    enabled: bool = True
+
+
+@dataclasses.dataclass
+class CollectionChoice:
+    id: str = ""
+    label: str = ""
+
+
+def encode_cursor(cursor: chat.ConversationCursor | None) -> str:
+    """The sidebar's next-page cursor as the page keeps it (a string var)."""
+    return f"{cursor.updated_at.isoformat()}|{cursor.id}" if cursor else ""
+
+
+def decode_cursor(raw: str) -> chat.ConversationCursor | None:
+    try:
+        moment, ident = raw.split("|", 1)
+        return chat.ConversationCursor(datetime.fromisoformat(moment), uuid.UUID(ident))
+    except ValueError:
+        return None
