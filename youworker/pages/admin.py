@@ -145,7 +145,7 @@ def _users() -> rx.Component:
                 ),
                 rx.text(
                     f"Page {AdminState.page + 1} of {AdminState.page_count}"
-                    f" · {AdminState.total_users} users",
+                    f" · {AdminState.total} users",
                     size="1",
                 ),
                 rx.button(

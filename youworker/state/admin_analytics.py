@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 import reflex as rx
@@ -13,6 +13,7 @@ from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import analytics
 from youworker.services.errors import ServiceError, ValidationFailed
+from youworker.state.guards import AdminPage, site_admin_view
 from youworker.state.session import SessionState
 from youworker.state.times import iso_or_empty
 
@@ -103,44 +104,26 @@ def series_rows(board: analytics.Dashboard) -> list[dict[str, Any]]:
     ]
 
 
-class AnalyticsRange(rx.State, mixin=True):
+class AnalyticsRange(AdminPage, mixin=True):
     """The date range both analytics pages share (inputs, presets, the URL's ?start=&end=)."""
 
-    access_denied: bool = False
     start: str = ""
     end: str = ""
     range_error: str = ""
 
-    if TYPE_CHECKING:  # provided by SessionState, which every user of the mixin extends
-        is_admin: bool
-
-        async def _authenticate(self) -> User | None: ...
-
-        def _to_sign_in(self) -> EventSpec: ...
-
     async def _refresh(self, actor: User) -> None:
-        raise NotImplementedError
-
-    def _clear(self) -> None:
         raise NotImplementedError
 
     def _range_changed(self) -> None:
         """A new range was picked (the usage page goes back to its first page)."""
 
-    async def _guarded_refresh(self) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            self._clear()
-            return self._to_sign_in()
-        self.access_denied = not self.is_admin
-        if self.access_denied:
-            self._clear()
-            return None
+    @site_admin_view
+    async def _guarded_refresh(self, user: User) -> EventSpec | None:
         try:
             await self._refresh(user)
         except ValidationFailed as exc:
             self.range_error = " ".join(exc.fields.values())
-            self._clear()
+            self._forget_page()
             return None
         except ServiceError as exc:
             return rx.toast.error(exc.message)
@@ -182,12 +165,12 @@ class AnalyticsRange(rx.State, mixin=True):
         return await self._guarded_refresh()
 
 
-class AdminAnalyticsState(SessionState, AnalyticsRange):
+class AdminAnalyticsState(AnalyticsRange, SessionState):
     series: list[dict[str, Any]] = []
     tools: list[dict[str, Any]] = []
     cards: list[dict[str, str]] = []
 
-    def _clear(self) -> None:
+    def _forget_page(self) -> None:
         self.series, self.tools, self.cards = [], [], []
 
     async def _refresh(self, actor: User) -> None:
@@ -201,7 +184,7 @@ class AdminAnalyticsState(SessionState, AnalyticsRange):
         ]
 
 
-class AdminUsageState(SessionState, AnalyticsRange):
+class AdminUsageState(AnalyticsRange, SessionState):
     rows: list[dict[str, str]] = []
     total_users: int = 0
     page: int = 0
@@ -211,7 +194,7 @@ class AdminUsageState(SessionState, AnalyticsRange):
     def page_count(self) -> int:
         return max(1, -(-self.total_users // USERS_PAGE))
 
-    def _clear(self) -> None:
+    def _forget_page(self) -> None:
         self.rows, self.total_users = [], 0
 
     def _range_changed(self) -> None:

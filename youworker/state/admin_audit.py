@@ -14,6 +14,7 @@ from youworker.db import session_scope
 from youworker.models import User
 from youworker.services.audit import trail
 from youworker.services.errors import ServiceError, ValidationFailed
+from youworker.state.guards import AdminPage, site_admin_view
 from youworker.state.session import SessionState
 from youworker.state.times import iso_utc
 
@@ -58,8 +59,7 @@ def export_href(filters: dict[str, str]) -> str:
     return f"{EXPORT_PATH}?{query}" if query else EXPORT_PATH
 
 
-class AdminAuditState(SessionState):
-    access_denied: bool = False
+class AdminAuditState(AdminPage, SessionState):
     rows: list[dict[str, str]] = []
     actor: str = ""
     action: str = ALL_ACTIONS
@@ -97,12 +97,8 @@ class AdminAuditState(SessionState):
             "end": self.end,
         }
 
-    async def _admin(self) -> tuple[User | None, EventSpec | None]:
-        user = await self._authenticate()
-        if user is None:
-            return None, self._to_sign_in()
-        self.access_denied = not self.is_admin
-        return (user if self.is_admin else None), None
+    def _forget_page(self) -> None:
+        self.rows = []
 
     async def _reload(self, actor: User) -> None:
         try:
@@ -120,11 +116,8 @@ class AdminAuditState(SessionState):
         self.next_cursor = page.next_cursor or ""
         self.total, self.total_capped = page.total, page.total_capped
 
-    async def _guarded_reload(self) -> EventSpec | None:
-        actor, redirect = await self._admin()
-        if actor is None:
-            self.rows = []
-            return redirect
+    @site_admin_view
+    async def _guarded_reload(self, actor: User) -> EventSpec | None:
         try:
             await self._reload(actor)
         except ServiceError as exc:

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-import reflex as rx
-from reflex.event import EventSpec
-
 from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import groups
+from youworker.state.admin_list import PAGE_SIZE, SearchableList
 from youworker.state.session import SessionState
-
-PAGE_SIZE = 20
 
 
 @dataclasses.dataclass
@@ -25,23 +21,11 @@ class AdminGroupRow:
     my_role: str = ""
 
 
-class AdminGroupsState(SessionState):
-    access_denied: bool = False
+class AdminGroupsState(SearchableList, SessionState):
     rows: list[AdminGroupRow] = []
-    total: int = 0
-    page: int = 0
-    query: str = ""
 
-    @rx.var
-    def page_count(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
-
-    async def _admin(self) -> tuple[User | None, EventSpec | None]:
-        user = await self._authenticate()
-        if user is None:
-            return None, self._to_sign_in()
-        self.access_denied = not self.is_admin
-        return (user, None) if self.is_admin else (None, None)
+    def _forget_page(self) -> None:
+        self.rows = []
 
     async def _reload(self, actor: User) -> None:
         async with session_scope() as db:
@@ -60,31 +44,3 @@ class AdminGroupsState(SessionState):
             )
             for g in found.groups
         ]
-
-    @rx.event
-    async def load(self) -> EventSpec | None:
-        actor, redirect = await self._admin()
-        if actor is None:
-            self.rows = []
-            return redirect
-        self.page = 0
-        await self._reload(actor)
-        return None
-
-    @rx.event
-    async def search(self, query: str) -> EventSpec | None:
-        actor, redirect = await self._admin()
-        if actor is None:
-            return redirect
-        self.query, self.page = query[:100], 0
-        await self._reload(actor)
-        return None
-
-    @rx.event
-    async def go_to_page(self, page: int) -> EventSpec | None:
-        actor, redirect = await self._admin()
-        if actor is None:
-            return redirect
-        self.page = max(0, min(int(page), self.page_count - 1))
-        await self._reload(actor)
-        return None

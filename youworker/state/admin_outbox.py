@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import reflex as rx
-from reflex.event import EventSpec
-
 from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import mail
-from youworker.services.errors import AuthenticationFailed, Forbidden
 from youworker.settings import get_settings
+from youworker.state.admin_list import PAGE_SIZE, PagedList
 from youworker.state.session import SessionState
 from youworker.state.times import iso_utc
-
-PAGE_SIZE = 20
 
 
 def outbox_row(entry: mail.OutboxEntry) -> dict[str, str]:
@@ -32,24 +27,13 @@ def outbox_row(entry: mail.OutboxEntry) -> dict[str, str]:
     }
 
 
-class AdminOutboxState(SessionState):
-    access_denied: bool = False
+class AdminOutboxState(PagedList, SessionState):
     mails: list[dict[str, str]] = []
-    total: int = 0
-    page: int = 0
     smtp_enabled: bool = False
     smtp_server: str = ""
 
-    @rx.var
-    def page_count(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
-
-    async def _guarded(self) -> tuple[User | None, EventSpec | None]:
-        user = await self._authenticate()
-        self.access_denied = user is not None and not self.is_admin
-        if user is None:
-            return None, self._to_sign_in()
-        return (user, None) if self.is_admin else (None, None)
+    def _forget_page(self) -> None:
+        self.mails = []
 
     async def _reload(self, actor: User) -> None:
         settings = get_settings().mail
@@ -61,26 +45,3 @@ class AdminOutboxState(SessionState):
             )
         self.total = result.total
         self.mails = [outbox_row(entry) for entry in result.entries]
-
-    async def _show(self, page: int) -> EventSpec | None:
-        actor, redirect = await self._guarded()
-        if actor is None:
-            self.mails = []
-            return redirect
-        self.page = max(0, page)
-        try:
-            await self._reload(actor)
-        except (AuthenticationFailed, Forbidden) as exc:
-            return rx.toast.error(exc.message)
-        if self.page >= self.page_count:
-            self.page = self.page_count - 1
-            await self._reload(actor)
-        return None
-
-    @rx.event
-    async def load(self) -> EventSpec | None:
-        return await self._show(0)
-
-    @rx.event
-    async def go_to_page(self, page: int) -> EventSpec | None:
-        return await self._show(int(page))

@@ -8,13 +8,14 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from youworker.db import session_scope
+from youworker.models import User
 from youworker.services import system_info
 from youworker.services.errors import ServiceError
+from youworker.state.guards import AdminPage, site_admin_view
 from youworker.state.session import SessionState
 
 
-class AdminSystemState(SessionState):
-    access_denied: bool = False
+class AdminSystemState(AdminPage, SessionState):
     loading: bool = False
     status: str = ""
     probes: list[dict[str, str]] = []
@@ -23,13 +24,12 @@ class AdminSystemState(SessionState):
     versions: list[dict[str, str]] = []
     settings_rows: list[dict[str, str]] = []
 
-    async def _refresh(self) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
-        self.access_denied = not self.is_admin
-        if self.access_denied:
-            return None
+    def _forget_page(self) -> None:
+        self.probes, self.versions, self.settings_rows = [], [], []
+        self.llm, self.embedder, self.status = {}, {}, ""
+
+    @site_admin_view
+    async def _refresh(self, user: User) -> EventSpec | None:
         try:
             async with session_scope() as db:
                 info = await system_info.collect(db, user)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -13,6 +12,7 @@ from youworker.models import User
 from youworker.services import mcp_env, tools_admin
 from youworker.services.errors import Forbidden, ServiceError, ValidationFailed
 from youworker.services.runtime import get_config_sync, get_mcp_manager, get_tool_registry
+from youworker.state.guards import AdminPage, parse_id, site_admin, site_admin_view
 from youworker.state.session import SessionState
 
 
@@ -50,8 +50,7 @@ def _parse_env(raw: str) -> dict[str, str] | None:
     return env
 
 
-class AdminToolsState(SessionState):
-    access_denied: bool = False
+class AdminToolsState(AdminPage, SessionState):
     servers: list[ServerRow] = []
     tools: list[ToolRow] = []
     form_errors: dict[str, str] = {}
@@ -61,12 +60,9 @@ class AdminToolsState(SessionState):
     deleting_id: str = ""
     deleting_name: str = ""
 
-    async def _admin(self) -> tuple[User | None, EventSpec | None]:
-        user = await self._authenticate()
-        if user is None:
-            return None, self._to_sign_in()
-        self.access_denied = not self.is_admin
-        return (user if self.is_admin else None), None
+    def _forget_page(self) -> None:
+        self.servers, self.tools = [], []
+        self.deleting_id = self.deleting_name = ""
 
     async def _reload(self, actor: User) -> None:
         # This worker may not have seen a change made through another worker yet.
@@ -107,27 +103,21 @@ class AdminToolsState(SessionState):
         ]
 
     @rx.event
-    async def load(self) -> EventSpec | None:
-        actor, redirect = await self._admin()
-        if actor is None:
-            self.servers, self.tools = [], []
-            return redirect
+    @site_admin_view
+    async def load(self, actor: User) -> None:
         self.form_errors = {}
         self.stdio_allowed = tools_admin.stdio_allowed()
         if not self.stdio_allowed:
             self.transport = "http"
         await self._reload(actor)
-        return None
 
     @rx.event
     def set_transport(self, transport: str) -> None:
         self.transport = transport if transport in ("stdio", "http") else "stdio"
 
     @rx.event
-    async def add_server(self, form: dict[str, str]) -> EventSpec | None:
-        actor, redirect = await self._admin()
-        if actor is None:
-            return redirect or rx.toast.error("Administrators only.")
+    @site_admin
+    async def add_server(self, actor: User, form: dict[str, str]) -> EventSpec | None:
         self.form_errors = {}
         env = _parse_env(str(form.get("env", "")))
         if env is None:
@@ -163,16 +153,20 @@ class AdminToolsState(SessionState):
         return rx.toast.success("MCP server added.")
 
     @rx.event
-    async def set_server_enabled(self, server_id: str, enabled: bool) -> EventSpec | None:
-        actor, redirect = await self._admin()
-        if actor is None:
-            return redirect or rx.toast.error("Administrators only.")
+    @site_admin
+    async def set_server_enabled(
+        self, actor: User, server_id: str, enabled: bool
+    ) -> EventSpec | None:
         try:
             async with session_scope() as db:
                 await tools_admin.update_server(
-                    db, actor, uuid.UUID(server_id), enabled=enabled, context=self._context()
+                    db,
+                    actor,
+                    parse_id(server_id, "MCP server not found."),
+                    enabled=enabled,
+                    context=self._context(),
                 )
-        except (ServiceError, ValueError):
+        except ServiceError:
             return rx.toast.error("MCP server not found.")
         await get_mcp_manager().refresh()
         await get_config_sync().changed()
@@ -188,15 +182,14 @@ class AdminToolsState(SessionState):
         self.deleting_id = self.deleting_name = ""
 
     @rx.event
-    async def confirm_delete(self) -> EventSpec | None:
-        actor, redirect = await self._admin()
+    @site_admin
+    async def confirm_delete(self, actor: User) -> EventSpec | None:
         target, self.deleting_id = self.deleting_id, ""
-        if actor is None:
-            return redirect or rx.toast.error("Administrators only.")
         try:
             async with session_scope() as db:
-                await tools_admin.delete_server(db, actor, uuid.UUID(target), self._context())
-        except (ServiceError, ValueError):
+                server_id = parse_id(target, "MCP server not found.")
+                await tools_admin.delete_server(db, actor, server_id, self._context())
+        except ServiceError:
             return rx.toast.error("MCP server not found.")
         await get_mcp_manager().refresh()
         await get_config_sync().changed()
@@ -204,10 +197,8 @@ class AdminToolsState(SessionState):
         return rx.toast.success("MCP server removed.")
 
     @rx.event
-    async def set_tool_enabled(self, name: str, enabled: bool) -> EventSpec | None:
-        actor, redirect = await self._admin()
-        if actor is None:
-            return redirect or rx.toast.error("Administrators only.")
+    @site_admin
+    async def set_tool_enabled(self, actor: User, name: str, enabled: bool) -> EventSpec | None:
         try:
             async with session_scope() as db:
                 await tools_admin.set_tool_enabled(db, actor, name, enabled, self._context())
@@ -219,10 +210,8 @@ class AdminToolsState(SessionState):
         return None
 
     @rx.event
-    async def refresh_servers(self) -> EventSpec | None:
-        actor, redirect = await self._admin()
-        if actor is None:
-            return redirect or rx.toast.error("Administrators only.")
+    @site_admin
+    async def refresh_servers(self, actor: User) -> EventSpec | None:
         await get_mcp_manager().refresh()
         await self._reload(actor)
         return rx.toast.success("MCP servers checked.")
