@@ -12,6 +12,7 @@ from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import accounts, api_keys, sessions
 from youworker.services.errors import NotFound, ValidationFailed
+from youworker.state.guards import signed_in
 from youworker.state.session import SessionState
 from youworker.state.times import iso_or_empty
 
@@ -56,10 +57,8 @@ class AccountState(SessionState):
         ]
 
     @rx.event
-    async def load(self) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def load(self, user: User) -> EventSpec | None:
         self.display_name_input = user.display_name
         self.profile_error = self.current_password_error = self.new_password_error = ""
         self.key_name_error = ""
@@ -67,10 +66,8 @@ class AccountState(SessionState):
         return None
 
     @rx.event
-    async def save_profile(self, form: dict[str, str]) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def save_profile(self, user: User, form: dict[str, str]) -> EventSpec | None:
         self.profile_error = ""
         try:
             async with session_scope() as db:
@@ -87,10 +84,8 @@ class AccountState(SessionState):
         return rx.toast.success("Profile saved.")
 
     @rx.event
-    async def change_password(self, form: dict[str, str]) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def change_password(self, user: User, form: dict[str, str]) -> EventSpec | None:
         self.current_password_error = self.new_password_error = ""
         try:
             async with session_scope() as db:
@@ -113,10 +108,8 @@ class AccountState(SessionState):
         )
 
     @rx.event
-    async def revoke_session(self, session_id: str) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def revoke_session(self, user: User, session_id: str) -> EventSpec | None:
         try:
             async with session_scope() as db:
                 await sessions.revoke(db, user, uuid.UUID(session_id), self._context())
@@ -128,10 +121,8 @@ class AccountState(SessionState):
         return rx.toast.success("Session ended.")
 
     @rx.event
-    async def create_key(self, form: dict[str, str]) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def create_key(self, user: User, form: dict[str, str]) -> EventSpec | None:
         self.key_name_error = ""
         try:
             async with session_scope() as db:
@@ -145,10 +136,8 @@ class AccountState(SessionState):
         return NEW_KEY.push(plain)
 
     @rx.event
-    async def revoke_key(self, key_id: str) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def revoke_key(self, user: User, key_id: str) -> EventSpec | None:
         try:
             async with session_scope() as db:
                 await api_keys.revoke(db, user, uuid.UUID(key_id), self._context())

@@ -18,6 +18,7 @@ from youworker.services import groups
 from youworker.services.documents import collections
 from youworker.services.errors import ServiceError
 from youworker.state.documents import DocumentsState
+from youworker.state.guards import signed_in
 
 # (session, person, collection, documents) -> how many documents changed
 Change = Callable[[AsyncSession, User, uuid.UUID, list[uuid.UUID]], Awaitable[int]]
@@ -60,10 +61,8 @@ class CollectionsState(DocumentsState):
         return self.collection or "all"
 
     @rx.event
-    async def load_collections(self) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def load_collections(self, user: User) -> EventSpec | None:
         self.selected, self.collection_notice = [], ""
         async with session_scope() as db:
             views = await collections.list_collections(db, user)
@@ -108,10 +107,8 @@ class CollectionsState(DocumentsState):
         self.new_owner = owner if owner in {"me", *(g.id for g in self.own_groups)} else "me"
 
     @rx.event
-    async def create(self) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def create(self, user: User) -> EventSpec | None:
         group_id = None if self.new_owner == "me" else uuid.UUID(self.new_owner)
         try:
             async with session_scope() as db:
@@ -144,11 +141,11 @@ class CollectionsState(DocumentsState):
             chosen.extend(on_page[: max(0, MAX_SELECTED - len(chosen))])
         self.selected = chosen
 
-    async def _change(self, collection_id: str, done: str, change: Change) -> EventSpec | None:
+    @signed_in
+    async def _change(
+        self, user: User, collection_id: str, done: str, change: Change
+    ) -> EventSpec | None:
         """Run `change` on the ticked documents and `collection_id`; "N document(s) <done> X"."""
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
         try:
             target = uuid.UUID(collection_id)
             documents = [uuid.UUID(d) for d in self.selected]

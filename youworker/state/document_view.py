@@ -14,6 +14,7 @@ from youworker.services.documents import library
 from youworker.services.documents.filetypes import format_size
 from youworker.services.errors import NotFound
 from youworker.state import scripts
+from youworker.state.guards import signed_in
 from youworker.state.session import SessionState
 
 PAGES_PER_VIEW = 5
@@ -115,10 +116,8 @@ class DocumentViewState(SessionState):
         self.blocks = blocks
 
     @rx.event
-    async def load(self) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def load(self, user: User) -> EventSpec | None:
         self.not_found = False
         self.blocks = []
         chunk_param = self.router.url.query_parameters.get("chunk", "")
@@ -147,10 +146,8 @@ class DocumentViewState(SessionState):
     async def earlier(self) -> EventSpec | None:
         return await self._turn(max(1, self.first_page - PAGES_PER_VIEW))
 
-    async def _turn(self, first: int) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def _turn(self, user: User, first: int) -> EventSpec | None:
         try:
             await self._show(user, uuid.UUID(self.document_id), first, None)
         except (NotFound, ValueError):

@@ -21,6 +21,7 @@ from youworker.services.documents.batch_upload import FileOutcome, add_upload
 from youworker.services.documents.filetypes import format_size
 from youworker.services.errors import ServiceError
 from youworker.settings import get_settings
+from youworker.state.guards import signed_in
 from youworker.state.session import SessionState
 from youworker.state.share_dialog import DOCUMENT, ShareDialogState
 from youworker.state.times import iso_utc
@@ -317,10 +318,8 @@ class DocumentsState(SessionState):
     def _pending(self) -> bool:
         return any(row.status in PENDING for row in self.rows)
 
-    async def _reload(self) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def _reload(self, user: User) -> EventSpec | None:
         await self._refresh(user)
         return DocumentsState.watch if self._pending() else None
 
@@ -453,10 +452,8 @@ class DocumentsState(SessionState):
             start += row.size_bytes
 
     @rx.event
-    async def handle_upload(self, files: list[rx.UploadFile]) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def handle_upload(self, user: User, files: list[rx.UploadFile]) -> EventSpec | None:
         settings = get_settings().documents
         results: list[UploadRow] = []
         for upload in files:
@@ -525,10 +522,8 @@ class DocumentsState(SessionState):
     # ---- actions ---------------------------------------------------------------------------
 
     @rx.event
-    async def reindex(self, document_id: str) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def reindex(self, user: User, document_id: str) -> EventSpec | None:
         try:
             async with session_scope() as db:
                 await library.reindex(db, user, uuid.UUID(document_id), self._context())
@@ -537,10 +532,8 @@ class DocumentsState(SessionState):
         return await self._reload()
 
     @rx.event
-    async def reindex_stale(self) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def reindex_stale(self, user: User) -> EventSpec | None:
         if not self._embedder_key:
             return await self._reload()
         async with session_scope() as db:
@@ -562,10 +555,8 @@ class DocumentsState(SessionState):
             self.deleting_id = ""
 
     @rx.event
-    async def confirm_delete(self) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def confirm_delete(self, user: User) -> EventSpec | None:
         target, self.deleting_id = self.deleting_id, ""
         try:
             async with session_scope() as db:

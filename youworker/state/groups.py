@@ -15,6 +15,7 @@ from youworker.models import GroupRole, MailStatus, User
 from youworker.services import groups, invitation_inbox, invitations
 from youworker.services.errors import NotFound, ServiceError, ValidationFailed
 from youworker.state.admin_audit import group_activity_rows
+from youworker.state.guards import signed_in
 from youworker.state.session import SessionState
 from youworker.state.times import iso_utc
 
@@ -110,18 +111,14 @@ class GroupsState(SessionState):
         self.loaded = True
 
     @rx.event
-    async def load(self) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def load(self, user: User) -> EventSpec | None:
         await self._refresh(user)
         return None
 
     @rx.event
-    async def accept_waiting(self, invitation_id: str) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def accept_waiting(self, user: User, invitation_id: str) -> EventSpec | None:
         self.waiting_error = ""
         try:
             async with session_scope() as db:
@@ -135,10 +132,8 @@ class GroupsState(SessionState):
         return rx.redirect(f"/groups/{group.id}") if group is not None else None
 
     @rx.event
-    async def decline_waiting(self, invitation_id: str) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def decline_waiting(self, user: User, invitation_id: str) -> EventSpec | None:
         self.waiting_error = ""
         try:
             async with session_scope() as db:
@@ -156,10 +151,8 @@ class GroupsState(SessionState):
         self.name_error = self.description_error = ""
 
     @rx.event
-    async def create(self, form: dict[str, str]) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def create(self, user: User, form: dict[str, str]) -> EventSpec | None:
         self.name_error = self.description_error = ""
         try:
             async with session_scope() as db:

@@ -16,6 +16,7 @@ from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import runtime, sharing
 from youworker.services.errors import ServiceError
+from youworker.state.guards import signed_in
 from youworker.state.session import SessionState
 
 DOCUMENT = "document"
@@ -46,10 +47,8 @@ class ShareDialogState(SessionState):
                 options = await sharing.conversation_share_options(db, user, target)
         return [ShareOptionRow(str(o.group_id), o.name, o.shared) for o in options]
 
-    async def _open(self, kind: str, target: str, title: str) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def _open(self, user: User, kind: str, target: str, title: str) -> EventSpec | None:
         self.share_kind, self.share_target, self.share_title = kind, target, title[:200]
         self.share_error = ""
         try:
@@ -78,11 +77,9 @@ class ShareDialogState(SessionState):
             self.share_kind = ""
 
     @rx.event
-    async def toggle(self, group_id: str, shared: bool) -> EventSpec | None:
+    @signed_in
+    async def toggle(self, user: User, group_id: str, shared: bool) -> EventSpec | None:
         """Share with, or stop sharing with, one group; the switches then show the database."""
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
         kind = self.share_kind
         if kind not in NOT_FOUND:
             return None

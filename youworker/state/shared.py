@@ -13,10 +13,12 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from youworker.db import session_scope
+from youworker.models import User
 from youworker.services import sharing
 from youworker.services.errors import NotFound
 from youworker.state.chat import THREAD_PAGE
 from youworker.state.chat.rows import MessageRow, message_rows
+from youworker.state.guards import signed_in
 from youworker.state.session import SessionState
 from youworker.state.times import iso_utc
 
@@ -35,10 +37,8 @@ class SharedListState(SessionState):
     shared_loaded: bool = False
 
     @rx.event
-    async def load(self) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def load(self, user: User) -> EventSpec | None:
         async with session_scope() as db:
             items = await sharing.list_shared_with_me(db, user)
         self.shared_rows = [
@@ -81,11 +81,9 @@ class SharedConversationState(SessionState):
         self.shared_ready = True
 
     @rx.event
-    async def load(self) -> EventSpec | None:
+    @signed_in
+    async def load(self, user: User) -> EventSpec | None:
         """on_load for /shared/<id>."""
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
         try:
             conversation_id = uuid.UUID(self._route_conversation())
             async with session_scope() as db:
@@ -112,10 +110,8 @@ class SharedConversationState(SessionState):
         return None
 
     @rx.event
-    async def load_older(self) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def load_older(self, user: User) -> EventSpec | None:
         if not self.shared_id or not self.shared_messages:
             return None
         try:

@@ -16,6 +16,7 @@ from youworker.services.errors import NotFound, ServiceError
 from youworker.services.runtime import get_chat_runs
 from youworker.state.chat.core import ChatCore
 from youworker.state.chat.rows import ConversationRow, decode_cursor, encode_cursor
+from youworker.state.guards import signed_in
 from youworker.state.times import iso_utc
 
 SIDEBAR_PAGE = 30
@@ -63,18 +64,14 @@ class ConversationList(ChatCore, mixin=True):
         self.sidebar_loaded = True
 
     @rx.event
-    async def load_more_conversations(self) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def load_more_conversations(self, user: User) -> EventSpec | None:
         await self._load_sidebar(user, more=True)
         return None
 
     @rx.event
-    async def search(self, query: str) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def search(self, user: User, query: str) -> EventSpec | None:
         self.search_query = query[:SEARCH_MAX_CHARS]
         await self._load_sidebar(user)
         return None
@@ -163,10 +160,8 @@ class ConversationList(ChatCore, mixin=True):
         target, self.deleting_id = self.deleting_id, ""
         return await self._delete(target)
 
-    async def _rename(self, conversation_id: str, title: str) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def _rename(self, user: User, conversation_id: str, title: str) -> EventSpec | None:
         try:
             async with session_scope() as db:
                 conversation = await chat.rename(
@@ -179,10 +174,8 @@ class ConversationList(ChatCore, mixin=True):
         await self._load_sidebar(user)
         return None
 
-    async def _delete(self, conversation_id: str) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def _delete(self, user: User, conversation_id: str) -> EventSpec | None:
         try:
             key = uuid.UUID(conversation_id)
             await get_chat_runs().stop(user, key)

@@ -18,6 +18,7 @@ from youworker.services.llm.provider import user_notice
 from youworker.services.runtime import get_provider_manager, get_tool_registry
 from youworker.state.chat.core import ChatCore
 from youworker.state.chat.rows import CollectionChoice, ToolToggle
+from youworker.state.guards import signed_in
 
 MODEL_LIST_SECONDS = 3.0
 
@@ -80,10 +81,8 @@ class Switches(ChatCore, mixin=True):
         return None
 
     @rx.event
-    async def choose_model(self, model: str) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def choose_model(self, user: User, model: str) -> EventSpec | None:
         self.current_model = model[: chat.NAME_MAX_CHARS]
         if self.current_id:
             async with session_scope() as db:
@@ -91,10 +90,8 @@ class Switches(ChatCore, mixin=True):
         return None
 
     @rx.event
-    async def toggle_tool(self, name: str, enabled: bool) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def toggle_tool(self, user: User, name: str, enabled: bool) -> EventSpec | None:
         self.tools = [
             dataclasses.replace(t, enabled=enabled) if t.name == name else t for t in self.tools
         ]
@@ -129,10 +126,8 @@ class Switches(ChatCore, mixin=True):
     async def search_all_documents(self) -> EventSpec | None:
         return await self._search_in([])
 
-    async def _search_in(self, chosen: list[str]) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def _search_in(self, user: User, chosen: list[str]) -> EventSpec | None:
         self.collections_chosen, self.composer_error = chosen, ""
         if self.current_id:
             try:
@@ -146,11 +141,9 @@ class Switches(ChatCore, mixin=True):
         return None
 
     @rx.event
-    async def toggle_documents(self, enabled: bool) -> EventSpec | None:
+    @signed_in
+    async def toggle_documents(self, user: User, enabled: bool) -> EventSpec | None:
         """ "Use my documents": passages are retrieved before the model is asked."""
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
         self.use_documents = bool(enabled)
         if self.current_id:
             async with session_scope() as db:

@@ -23,6 +23,7 @@ from youworker.state.chat.following import AnswerFollower
 from youworker.state.chat.live import LiveAnswerState
 from youworker.state.chat.rows import ConversationRow, message_rows, question_row
 from youworker.state.chat.switches import Switches
+from youworker.state.guards import signed_in
 from youworker.state.session import SessionState
 from youworker.state.times import iso_utc
 
@@ -55,11 +56,9 @@ class ChatState(ConversationList, Switches, AnswerFollower, ChatCore, SessionSta
         return self.messages[-1].id
 
     @rx.event
-    async def load(self) -> EventSpec | list[EventSpec] | None:
+    @signed_in
+    async def load(self, user: User) -> EventSpec | list[EventSpec] | None:
         """on_load for /chat and /chat/<id>."""
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
         self.composer_error = ""
         self.not_found = False
         self._refresh_provider()
@@ -90,10 +89,8 @@ class ChatState(ConversationList, Switches, AnswerFollower, ChatCore, SessionSta
         return [ChatState.load_models, ChatState.watch, ChatState.follow_list]
 
     @rx.event
-    async def load_older(self) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def load_older(self, user: User) -> EventSpec | None:
         if not self.current_id or not self.messages:
             return None
         async with session_scope() as db:
@@ -254,10 +251,8 @@ class ChatState(ConversationList, Switches, AnswerFollower, ChatCore, SessionSta
         ]
 
     @rx.event
-    async def stop(self) -> EventSpec | None:
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
+    @signed_in
+    async def stop(self, user: User) -> EventSpec | None:
         if self.current_id:
             try:
                 await get_chat_runs().stop(user, uuid.UUID(self.current_id))
@@ -266,11 +261,9 @@ class ChatState(ConversationList, Switches, AnswerFollower, ChatCore, SessionSta
         return None
 
     @rx.event
-    async def regenerate(self) -> EventSpec | list[EventSpec] | None:
+    @signed_in
+    async def regenerate(self, user: User) -> EventSpec | list[EventSpec] | None:
         """Replace the last answer (also the retry after an error)."""
-        user = await self._authenticate()
-        if user is None:
-            return self._to_sign_in()
         if not self.current_id or get_chat_runs().is_running(uuid.UUID(self.current_id)):
             return None
         try:
