@@ -111,13 +111,12 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
 def _worker_store(settings: Settings) -> VectorStore:
     """The Qdrant server, or the embedded store taken in turns (a file lock per call): separate
     worker processes may be several at once, and a store one process keeps open is not shared."""
-    from youworker.services.documents.shared_edge import SharedEdgeVectorStore
     from youworker.services.documents.vectorstore import EdgeVectorStore, open_vector_store
 
     store = open_vector_store(settings)
-    if isinstance(store, EdgeVectorStore) and not isinstance(store, SharedEdgeVectorStore):
+    if isinstance(store, EdgeVectorStore) and not store.shared:
         log.info("vector store", store="edge-shared", path=str(store.root))
-        return SharedEdgeVectorStore(store.root)
+        return EdgeVectorStore(store.root, shared=True)
     return store
 
 
@@ -166,7 +165,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     # Without REDIS__URL the app keeps the embedded store open for itself; with it, the app's
-    # workers take turns on it (shared_edge.py), and so do these.
+    # workers take turns on it (vectorstore/turns.py), and so do these.
     if settings.llm.qdrant_url is None and settings.redis.url is None and not args.embedded_store:
         _out(
             "error: the embedded vector store belongs to the app process. Set LLM__QDRANT_URL "

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from youworker.services.documents.shared_edge import SharedEdgeVectorStore
 from youworker.services.documents.vectorstore import (
     AccessFilter,
     ChunkPoint,
@@ -30,7 +29,7 @@ def point(number: int, document: str) -> ChunkPoint:
 
 
 async def test_two_workers_on_one_directory_see_each_others_writes(tmp_path: Path) -> None:
-    one, two = SharedEdgeVectorStore(tmp_path), SharedEdgeVectorStore(tmp_path)
+    one, two = EdgeVectorStore(tmp_path, shared=True), EdgeVectorStore(tmp_path, shared=True)
     await one.ensure_collection(KEY, 4)
     await one.upsert(KEY, [point(1, "doc-one")])
     await two.ensure_collection(KEY, 4)
@@ -49,5 +48,5 @@ async def test_two_workers_on_one_directory_see_each_others_writes(tmp_path: Pat
 def test_the_embedded_store_is_shared_only_when_several_workers_may_run(tmp_path: Path) -> None:
     alone = open_vector_store(load_settings(data_dir=tmp_path))
     several = open_vector_store(load_settings(data_dir=tmp_path, redis={"url": "redis://x:6379/0"}))
-    assert type(alone) is EdgeVectorStore
-    assert isinstance(several, SharedEdgeVectorStore)
+    assert isinstance(alone, EdgeVectorStore) and not alone.shared
+    assert isinstance(several, EdgeVectorStore) and several.shared

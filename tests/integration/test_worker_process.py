@@ -3,8 +3,8 @@
 Several workers run at once and never take the same job. A worker killed with SIGKILL mid-job
 leaves its job claimed by a process that no longer exists: another worker takes it over and
 finishes it, and the vectors are not duplicated. Separate workers on the embedded vector store
-take turns on it (a file lock per call, shared_edge.py); a test that holds that lock stops every
-worker at the same point of its job.
+take turns on it (a file lock per call, vectorstore/turns.py); a test that holds that lock
+stops every worker at the same point of its job.
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ from youworker.models import (
 from youworker.services.documents import library
 from youworker.services.documents.embedders import Embedder, get_onnx_embedder
 from youworker.services.documents.ingest import IngestContext
-from youworker.services.documents.shared_edge import LOCK_FILE, SharedEdgeVectorStore
 from youworker.services.documents.storage import FileStore
 from youworker.services.documents.vectorstore import EdgeVectorStore
+from youworker.services.documents.vectorstore.turns import LOCK_FILE
 from youworker.services.documents.worker import IngestionWorker
 from youworker.settings import DocumentSettings
 
@@ -72,9 +72,9 @@ async def store(data_dir: Path) -> AsyncIterator[EdgeVectorStore]:
 
 
 @pytest.fixture
-async def shared_store(data_dir: Path) -> AsyncIterator[SharedEdgeVectorStore]:
+async def shared_store(data_dir: Path) -> AsyncIterator[EdgeVectorStore]:
     """The store as the workers use it: readable while they run."""
-    vectors = SharedEdgeVectorStore(data_dir / "vectors")
+    vectors = EdgeVectorStore(data_dir / "vectors", shared=True)
     yield vectors
     await vectors.close()
 
@@ -257,7 +257,7 @@ async def test_three_workers_at_once_never_take_the_same_job(
     database_url: str,
     data_dir: Path,
     files: FileStore,
-    shared_store: SharedEdgeVectorStore,
+    shared_store: EdgeVectorStore,
 ) -> None:
     await upload_many(db, alice, files, count=9, paragraphs=6)
 
@@ -344,7 +344,7 @@ async def test_killing_one_of_three_workers_loses_nothing(
     database_url: str,
     data_dir: Path,
     files: FileStore,
-    shared_store: SharedEdgeVectorStore,
+    shared_store: EdgeVectorStore,
 ) -> None:
     """Without a Qdrant server but with REDIS__URL (the app's workers take turns on the
     embedded store), separate workers need no flag: they take turns with the app."""

@@ -7,7 +7,8 @@ query (owner, or any group the document is shared with): nothing filters results
 so a limit of 10 means 10 readable chunks and no unreadable chunk ever leaves the engine.
 
 Modules: `base` (the protocol, points, the access filter, checks, fusion), `edge` (embedded),
-`server` (Qdrant server); `open_vector_store` picks one from the settings. They import only
+`turns` (the file lock several processes take turns with on one embedded store), `server`
+(Qdrant server); `open_vector_store` picks one from the settings. They import only
 `youworker.settings` and `youworker.logging`, and qdrant's packages lazily.
 """
 
@@ -55,9 +56,7 @@ def open_vector_store(settings: Settings) -> VectorStore:
     root = (settings.data_dir / "vectors").resolve()
     if settings.redis.url is not None:
         # Several workers (REDIS__URL) share the data directory: they take turns on the shards.
-        from youworker.services.documents.shared_edge import SharedEdgeVectorStore
-
         logger.info("vector store", store="edge-shared", path=str(root))
-        return SharedEdgeVectorStore(root)
+        return EdgeVectorStore(root, shared=True)
     logger.info("vector store", store="edge", path=str(root))
     return EdgeVectorStore(root)

@@ -1,10 +1,13 @@
 """The embedded store: Qdrant's engine in-process (qdrant-edge), one on-disk shard per
-collection key under DATA_DIR/vectors/<key>/."""
+collection key under DATA_DIR/vectors/<key>/. Shared by several processes, it takes turns
+(turns.py) and closes its shards after each."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +30,7 @@ from youworker.services.documents.vectorstore.base import (
     cosine,
     prefetch_limit,
 )
+from youworker.services.documents.vectorstore.turns import ProcessTurns
 
 if TYPE_CHECKING:
     import qdrant_edge
@@ -65,11 +69,20 @@ def _edge_error(key: str, action: str, exc: Exception) -> VectorStoreError:
 class EdgeVectorStore:
     """Qdrant's engine in-process (qdrant-edge): one on-disk shard per collection key."""
 
-    def __init__(self, root: Path, *, max_search_threads: int | None = None) -> None:
+    def __init__(
+        self, root: Path, *, max_search_threads: int | None = None, shared: bool = False
+    ) -> None:
+        """`shared`: other processes use the same directory; every call takes its turn."""
         self.root = Path(root)
         self.max_search_threads = max_search_threads
+        self.shared = shared
         self._collections: dict[str, _EdgeCollection] = {}
         self._open_lock = threading.Lock()
+        self._turn: Callable[[], contextlib.AbstractContextManager[None]] = (
+            ProcessTurns(self.root, release=self._close_sync).turn
+            if shared
+            else contextlib.nullcontext
+        )
 
     def path_for(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -96,6 +109,10 @@ class EdgeVectorStore:
 
     def _open(self, key: str, dimension: int | None) -> _EdgeCollection | None:
         """The open collection; loads it from disk, or creates it when a dimension is given."""
+        with self._turn():
+            return self._open_now(key, dimension)
+
+    def _open_now(self, key: str, dimension: int | None) -> _EdgeCollection | None:
         import qdrant_edge as qe
 
         path = self.path_for(key)
@@ -153,6 +170,10 @@ class EdgeVectorStore:
 
     def _run(self, key: str, action: str, fn: Any, default: Any = None) -> Any:
         """Call fn(shard) under the collection's lock; `default` when the collection is absent."""
+        with self._turn():
+            return self._run_now(key, action, fn, default)
+
+    def _run_now(self, key: str, action: str, fn: Any, default: Any) -> Any:
         while True:
             collection = self._open(key, None)
             if collection is None:
@@ -166,6 +187,10 @@ class EdgeVectorStore:
                     raise _edge_error(key, action, exc) from exc
 
     def _upsert_sync(self, key: str, points: list[ChunkPoint]) -> None:
+        with self._turn():
+            self._upsert_now(key, points)
+
+    def _upsert_now(self, key: str, points: list[ChunkPoint]) -> None:
         import qdrant_edge as qe
 
         if self._open(key, None) is None:
