@@ -208,3 +208,36 @@ def test_a_dropped_folder_keeps_its_paths_as_labels_only(base_url: str) -> None:
     assert folders["evil.md"] == "etc/cron.d"
     assert folders["notes.md"] is None  # a drive path is cut to its file name
     assert len(folders) == 4
+
+
+# --- forged arguments ----------------------------------------------------------------------
+
+
+def toasts(tab: ReflexTab) -> list[str]:
+    return [json.dumps(e["payload"]) for e in tab.events if e["name"] == "_call_function"]
+
+
+async def _forged_arguments(base_url: str) -> tuple[list[str], str, list[bool]]:
+    user = SimUser(base_url, "forger")
+    await user.sign_up()
+    chat = state_name(ChatState)
+    tab = ReflexTab(base_url, user.cookies)
+    try:
+        await tab.open("/chat")
+        before = len(toasts(tab))
+        await tab.send(chat, "search", query=["not", "a", "string"])
+        await tab.send(chat, "toggle_tool", name={"a": 1}, enabled="yes")
+        await tab.send(chat, "toggle_documents", enabled=1)
+        await tab.wait_for(lambda: len(toasts(tab)) >= before + 3, 60)
+        switches = [t["enabled"] for t in tab.var(chat, "tools", [])]
+        return toasts(tab)[before:], tab.var(chat, "search_query"), switches
+    finally:
+        await tab.close()
+
+
+def test_a_forged_argument_type_is_refused_in_plain_words(base_url: str) -> None:
+    """A page sends a string where a handler takes one; a forged event may send a list or an
+    object. The guard refuses it before the handler runs (no server error, nothing changed)."""
+    shown, query, switches = run(_forged_arguments(base_url))
+    assert all("That request was not understood" in toast for toast in shown), shown
+    assert query == "" and all(switches)

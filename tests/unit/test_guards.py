@@ -10,6 +10,7 @@ import pytest
 from youworker.services.errors import NotFound
 from youworker.state.admin import AdminState
 from youworker.state.chat import ChatState
+from youworker.state.event_args import misfit_argument
 from youworker.state.guards import parse_id
 
 
@@ -43,3 +44,26 @@ def test_a_forged_id_is_not_found(forged: object) -> None:
     with pytest.raises(NotFound) as caught:
         parse_id(forged, "User not found.")  # type: ignore[arg-type]
     assert caught.value.message == "User not found."
+
+
+async def _handler(self: object, user: object, name: str, enabled: bool, page: int) -> None:
+    """A handler as the guards see it: self, the user, then the page's arguments."""
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "misfit"),
+    [
+        (("calculator", True, 2), {}, None),
+        ((), {"name": "calculator", "enabled": False, "page": 0}, None),
+        ((["calculator"], True, 2), {}, "name"),  # a list where a string belongs
+        (("calculator", "yes", 2), {}, "enabled"),
+        (("calculator", True, True), {}, "page"),  # a bool is no page number
+        (("calculator", True, "2"), {}, "page"),
+        (("calculator", True), {}, "arguments"),  # one missing
+        (("calculator", True, 2), {"extra": 1}, "arguments"),
+    ],
+)
+def test_an_argument_of_another_type_is_named(
+    args: tuple[object, ...], kwargs: dict[str, object], misfit: str | None
+) -> None:
+    assert misfit_argument(_handler, "self", "user", *args, **kwargs) == misfit

@@ -3,7 +3,8 @@
 Any client can send any event, so every such handler re-checks the session cookie in the database
 (sign-out and deactivation act at once). The decorators do it once for all: the handler is
 written with the `User` as its first argument, and the page's event takes the remaining ones.
-`parse_id` turns an id the page sent into a UUID, or the NotFound a forged one deserves.
+Arguments of the wrong type (only a forged event sends them) are refused before the handler
+runs. `parse_id` turns an id the page sent into a UUID, or the NotFound a forged one deserves.
 """
 
 from __future__ import annotations
@@ -17,9 +18,14 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import reflex as rx
 from reflex.event import EventSpec
 
+from youworker.logging import get_logger
 from youworker.models import User
 from youworker.services.errors import NotFound
+from youworker.state.event_args import misfit_argument
 from youworker.state.session import SessionState
+
+log = get_logger(__name__)
+NOT_UNDERSTOOD = "That request was not understood. Reload the page and try again."
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -34,6 +40,11 @@ def parse_id(raw: str, missing: str) -> uuid.UUID:
         return uuid.UUID(raw)
     except (ValueError, TypeError, AttributeError):
         raise NotFound(missing) from None
+
+
+def _refused(handler: Callable[..., Any], argument: str) -> EventSpec:
+    log.warning("event refused", handler=handler.__qualname__, argument=argument)
+    return rx.toast.error(NOT_UNDERSTOOD)
 
 
 def _without_user(handler: Callable[..., Any], guarded: Callable[..., Any]) -> None:
@@ -58,6 +69,8 @@ def signed_in(
         user = await self._authenticate()
         if user is None:
             return self._to_sign_in()
+        if misfit := misfit_argument(handler, self, user, *args, **kwargs):
+            return _refused(handler, misfit)
         return await handler(self, user, *args, **kwargs)
 
     _without_user(handler, guarded)
@@ -91,6 +104,8 @@ def _admin_guard(
         if self.access_denied:
             self._forget_page()
             return rx.toast.error(refusal) if refusal else None
+        if misfit := misfit_argument(handler, self, user, *args, **kwargs):
+            return _refused(handler, misfit)
         return await handler(self, user, *args, **kwargs)
 
     _without_user(handler, guarded)
