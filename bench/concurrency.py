@@ -45,7 +45,7 @@ from bench.profiling import PySpy, cprofile_summary, py_spy_executable, summariz
 
 if TYPE_CHECKING:
     from youworker.models import User
-    from youworker.services.chat_runs import ChatRuns
+    from youworker.services.chat.runs import ChatRuns
     from youworker.services.llm.base import ChatChunk, ChatMessage, LLMBackend, ModelInfo, ToolSpec
 
 MODEL = "test-slow"
@@ -308,7 +308,7 @@ async def _measure(database: Database, chats: int, tokens: int) -> Outcome:
     from youworker import db as db_module
     from youworker.db import session_scope
     from youworker.services import chat
-    from youworker.services.chat_runs import ChatRuns
+    from youworker.services.chat.runs import ChatRuns
     from youworker.services.llm.provider import get_provider_manager
     from youworker.services.runtime import get_tool_registry
 

@@ -257,7 +257,8 @@ class Outcome:
 async def _measure(database: Database, runs: int) -> Outcome:
     from youworker import db as db_module
     from youworker.db import session_scope
-    from youworker.services import chat, chat_titles
+    from youworker.services import chat
+    from youworker.services.chat import titles as chat_titles
 
     db_module.use_engine(db_module.create_engine_for(database.url))
     try:

@@ -60,7 +60,7 @@ from youworker.models import (
     UserSession,
 )
 from youworker.services import registration
-from youworker.services.chat_titles import title_of
+from youworker.services.chat.titles import title_of
 from youworker.services.documents.embedders import collection_key, sparse_vector
 from youworker.services.documents.vectorstore import ChunkPoint
 from youworker.services.hashing import token_digest

@@ -52,7 +52,7 @@ from youworker.services import (
     users_admin,
 )
 from youworker.services.audit import trail
-from youworker.services.chat_runs import ChatRuns
+from youworker.services.chat.runs import ChatRuns
 from youworker.services.documents import collections, library
 from youworker.services.documents.embedders import get_onnx_embedder
 from youworker.services.documents.storage import FileStore

@@ -11,7 +11,7 @@ import pytest
 
 from tests.ollama_server import OllamaTestServer
 from tests.ollama_server import ServerConfig as ModelConfig
-from youworker.services.agent import (
+from youworker.services.chat.agent import (
     AgentConfig,
     AgentEvent,
     TextDelta,

@@ -61,7 +61,7 @@ from youworker.api.middleware import asgi_middleware
 from youworker.api.v1 import providers
 from youworker.models import User
 from youworker.services import access_tokens, api_keys, chat, groups, runtime
-from youworker.services.chat_runs import ChatRuns
+from youworker.services.chat.runs import ChatRuns
 from youworker.services.documents import collections, library
 from youworker.services.documents.embedders import get_onnx_embedder
 from youworker.services.documents.storage import FileStore

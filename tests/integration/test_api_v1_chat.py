@@ -18,7 +18,7 @@ from tests.ollama_server import PLAIN_REPLY, OllamaTestServer
 from youworker.api.v1 import providers
 from youworker.models import User
 from youworker.services import chat
-from youworker.services.chat_runs import ChatRuns
+from youworker.services.chat.runs import ChatRuns
 from youworker.services.llm.base import LLMBackend
 from youworker.services.llm.ollama import OllamaBackend
 from youworker.services.tools.registry import ToolRegistry

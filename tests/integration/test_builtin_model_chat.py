@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import chat
-from youworker.services.chat_runs import ChatRuns, RunSnapshot
+from youworker.services.chat.runs import ChatRuns, RunSnapshot
 from youworker.services.llm.base import LLMBackend
 from youworker.services.llm.embedded import CRASHED, MODEL_NAME, EmbeddedBackend
 from youworker.services.runtime import build_tool_registry

@@ -17,7 +17,7 @@ from youworker.db import session_scope
 from youworker.models import Conversation, Message, MessageStatus, User
 from youworker.services import chat
 from youworker.services.chat import MessageView
-from youworker.services.chat_runs import ChatRuns, RunSnapshot
+from youworker.services.chat.runs import ChatRuns, RunSnapshot
 from youworker.services.errors import Conflict, NotFound
 from youworker.services.llm.base import LLMBackend
 from youworker.services.llm.ollama import OllamaBackend

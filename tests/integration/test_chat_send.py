@@ -23,7 +23,7 @@ from tests.integration.test_rate_limits import install
 from youworker.db import session_scope
 from youworker.models import Conversation, Message, User
 from youworker.services import chat, sessions
-from youworker.services.chat_runs import BUSY, ChatRuns
+from youworker.services.chat.runs import BUSY, ChatRuns
 from youworker.services.errors import NotFound
 from youworker.services.llm.base import LLMBackend
 from youworker.services.tools.registry import ToolRegistry

@@ -16,7 +16,7 @@ from youworker.models.base import utcnow
 from youworker.models.chat import TITLE_MAX
 from youworker.services import chat
 from youworker.services.chat import ConversationCursor
-from youworker.services.chat_display import TITLE_FROM_MESSAGE
+from youworker.services.chat.display import TITLE_FROM_MESSAGE
 from youworker.services.encryption import get_cipher
 from youworker.services.errors import NotFound, ValidationFailed
 from youworker.settings import get_settings

@@ -17,7 +17,8 @@ from tests.integration.api_v1_support import V1, api, client, jwt_for
 from youworker import migrations
 from youworker.db import sync_url
 from youworker.models import Conversation, User
-from youworker.services import chat, chat_titles
+from youworker.services import chat
+from youworker.services.chat import titles as chat_titles
 from youworker.services.encryption import UNREADABLE, MessageCipher, get_cipher
 
 __all__ = ["api", "client"]

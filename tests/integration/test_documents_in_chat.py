@@ -20,7 +20,7 @@ from tests.ollama_server import OllamaTestServer
 from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import chat
-from youworker.services.chat_runs import ChatRuns
+from youworker.services.chat.runs import ChatRuns
 from youworker.services.documents import collections, library
 from youworker.services.documents.embedders import get_onnx_embedder
 from youworker.services.documents.retrieval import Passage, search_passages

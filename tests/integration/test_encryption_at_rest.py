@@ -24,7 +24,7 @@ from youworker import migrations
 from youworker.db import session_scope, sync_url
 from youworker.models import Conversation, Message, MessageStatus, ToolCall, User
 from youworker.services import accounts, chat
-from youworker.services.chat_runs import ChatRuns
+from youworker.services.chat.runs import ChatRuns
 from youworker.services.encryption import MessageCipher, get_cipher
 from youworker.services.key_rotation import rotate_all
 from youworker.services.llm.base import LLMBackend

@@ -27,7 +27,7 @@ from youworker.db import session_scope
 from youworker.models import Document, IngestionJob, JobStatus, User
 from youworker.models.base import utcnow
 from youworker.services import accounts, runtime, users_admin
-from youworker.services.chat_runs import ChatRuns
+from youworker.services.chat.runs import ChatRuns
 from youworker.services.documents import library
 from youworker.services.documents.embedders import get_onnx_embedder
 from youworker.services.documents.ingest import IngestContext, wait_delay

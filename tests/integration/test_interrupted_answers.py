@@ -17,8 +17,8 @@ from tests.ollama_server import OllamaTestServer, ServerConfig
 from youworker.db import session_scope
 from youworker.models import Message, MessageStatus, User
 from youworker.services import chat
-from youworker.services.chat_checkpoints import Checkpoints
-from youworker.services.chat_runs import ChatRuns
+from youworker.services.chat.checkpoints import Checkpoints
+from youworker.services.chat.runs import ChatRuns
 from youworker.services.encryption import get_cipher
 from youworker.services.llm.base import LLMBackend
 from youworker.services.llm.ollama import OllamaBackend

@@ -16,7 +16,7 @@ from tests.integration.test_chat_runs import finished, messages
 from tests.ollama_server import MODELS, PLAIN_REPLY, OllamaTestServer, ServerConfig, embed_vector
 from youworker.models import User
 from youworker.services import chat, system_info
-from youworker.services.chat_runs import ChatRuns
+from youworker.services.chat.runs import ChatRuns
 from youworker.services.documents.embedders import (
     MINILM_NAME,
     EmbedderSelector,

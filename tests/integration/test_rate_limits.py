@@ -24,7 +24,7 @@ from youworker.api.rate_limit_middleware import ApiRateLimit
 from youworker.models import AuditEvent, Document, Message, User
 from youworker.services import access_tokens, accounts, api_keys, sessions
 from youworker.services.audit import RequestContext
-from youworker.services.chat_runs import ChatRuns
+from youworker.services.chat.runs import ChatRuns
 from youworker.services.documents import library
 from youworker.services.documents.storage import FileStore
 from youworker.services.errors import AuthenticationFailed, RateLimited

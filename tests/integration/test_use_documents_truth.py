@@ -19,8 +19,9 @@ from tests.integration.test_documents_in_chat import QUESTION, documents_chat, h
 from tests.ollama_server import OllamaTestServer
 from youworker.db import session_scope
 from youworker.models import User
-from youworker.services import chat, chat_documents
-from youworker.services.chat_runs import ChatRuns
+from youworker.services import chat
+from youworker.services.chat import documents as chat_documents
+from youworker.services.chat.runs import ChatRuns
 from youworker.services.documents import library
 from youworker.services.documents.embedders import get_onnx_embedder
 from youworker.services.documents.retrieval import Passage, search_passages

@@ -26,8 +26,8 @@ from youworker.models.base import utcnow
 from youworker.services import chat
 from youworker.services.broker import Broker, MemoryBroker, MemoryHub
 from youworker.services.broker.redis import RedisBroker
-from youworker.services.chat_events import ConversationEvents
-from youworker.services.chat_runs import ChatRuns, RunSnapshot, claim_key
+from youworker.services.chat.events import ConversationEvents
+from youworker.services.chat.runs import ChatRuns, RunSnapshot, claim_key
 from youworker.services.config_sync import ConfigSync
 from youworker.services.encryption import get_cipher
 from youworker.services.errors import Conflict, NotFound

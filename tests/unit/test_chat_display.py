@@ -8,8 +8,8 @@ import pytest
 
 from youworker.models import MessageStatus
 from youworker.services.chat import MessageView
-from youworker.services.chat_display import TITLE_FROM_MESSAGE, ended_early, title_from
-from youworker.services.chat_interrupted import INTERRUPTED
+from youworker.services.chat.display import TITLE_FROM_MESSAGE, ended_early, title_from
+from youworker.services.chat.interrupted import INTERRUPTED
 from youworker.services.documents.access import NOT_SHARED
 from youworker.services.documents.citations import Citation
 from youworker.state.chat.rows import message_row

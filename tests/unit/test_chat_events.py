@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from youworker.services.chat_events import ConversationEvents
+from youworker.services.chat.events import ConversationEvents
 
 
 async def test_a_waiter_wakes_on_change_and_learns_who_made_it() -> None:

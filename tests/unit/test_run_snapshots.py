@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from youworker.services.chat.snapshots import RunSnapshot, ToolCard, decode, encode, split
 from youworker.services.documents.citations import Citation
-from youworker.services.run_snapshots import RunSnapshot, ToolCard, decode, encode, split
 
 
 def test_a_snapshot_with_tools_and_citations_round_trips() -> None:

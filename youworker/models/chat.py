@@ -38,7 +38,7 @@ class Conversation(SQLModel, table=True):
     id: uuid.UUID = id_field()
     owner_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
     # The title, encrypted like messages (it starts as the first words of the first message);
-    # None until there is one ("New chat"). services/chat.py reads (title_of) and searches it.
+    # None until there is one ("New chat"). services/chat/ reads (title_of) and searches it.
     title_enc: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     model: str = Field(default="", max_length=MODEL_NAME_MAX)
     disabled_tools: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -11,8 +11,8 @@ from youworker.logging import get_logger
 from youworker.models import User
 from youworker.services.authz import require_active
 from youworker.services.broker import Broker, make_broker
-from youworker.services.chat_events import conversation_events
-from youworker.services.chat_runs import ChatRuns
+from youworker.services.chat.events import conversation_events
+from youworker.services.chat.runs import ChatRuns
 from youworker.services.config_sync import ConfigSync
 from youworker.services.documents.embedders import Embedder, EmbedderSelector
 from youworker.services.documents.ingest import IngestContext

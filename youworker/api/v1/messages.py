@@ -1,6 +1,6 @@
 """Messages of a conversation: read a page, or send one and stream the answer.
 
-Sending uses the same run machinery as the browser (services/chat_runs.py): the question is
+Sending uses the same run machinery as the browser (services/chat/runs.py): the question is
 saved first, the answer is written by a task of the server process and saved when it ends, so
 a client that disconnects mid-stream loses nothing; it can read the answer later.
 """

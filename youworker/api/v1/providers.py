@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from youworker.services import runtime
-from youworker.services.chat_runs import ChatRuns
+from youworker.services.chat.runs import ChatRuns
 from youworker.services.documents.embedders import Embedder
 from youworker.services.documents.storage import FileStore
 from youworker.services.documents.vectorstore import VectorStore

@@ -18,7 +18,7 @@ from youworker.logging import get_logger
 from youworker.models import User
 from youworker.services import chat
 from youworker.services.chat import MessageView
-from youworker.services.chat_runs import ChatRuns, RunSnapshot
+from youworker.services.chat.runs import ChatRuns, RunSnapshot
 
 log = get_logger(__name__)
 

@@ -11,7 +11,7 @@ from reflex.event import EventSpec
 from youworker.db import session_scope
 from youworker.models import User
 from youworker.services import chat
-from youworker.services.chat_events import answer_origin, conversation_events
+from youworker.services.chat.events import answer_origin, conversation_events
 from youworker.services.errors import NotFound, ServiceError
 from youworker.services.runtime import get_chat_runs
 from youworker.state.chat.core import ChatCore

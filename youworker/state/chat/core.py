@@ -5,7 +5,7 @@ from __future__ import annotations
 from youworker.db import session_scope
 from youworker.models import Conversation, User
 from youworker.services import chat
-from youworker.services.chat_runs import RunSnapshot
+from youworker.services.chat.runs import RunSnapshot
 from youworker.state.chat.live import LiveAnswerState
 from youworker.state.chat.rows import MessageRow, message_rows
 from youworker.state.session import SessionState

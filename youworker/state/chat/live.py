@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from youworker.services.chat_runs import RunSnapshot
+from youworker.services.chat.runs import RunSnapshot
 from youworker.services.markdown import escape_raw_html
 from youworker.state.chat.rows import ToolRow, tool_row_from_card
 from youworker.state.session import SessionState

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from youworker.models import User
 from youworker.services import chat
-from youworker.services.chat_display import ended_early
-from youworker.services.chat_runs import ToolCard
+from youworker.services.chat.display import ended_early
+from youworker.services.chat.runs import ToolCard
 from youworker.services.documents import access
 from youworker.services.documents.citations import Citation, link_citations, passage_url
 from youworker.services.markdown import escape_raw_html

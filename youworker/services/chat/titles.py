@@ -22,7 +22,7 @@ from sqlmodel import col, select
 
 from youworker.models import Conversation
 from youworker.models.chat import TITLE_MAX
-from youworker.services.chat_display import UNTITLED
+from youworker.services.chat.display import UNTITLED
 from youworker.services.encryption import MessageCipher, get_cipher
 
 SEARCH_BATCH = 1000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from youworker.models import MessageStatus
-from youworker.services.chat_interrupted import INTERRUPTED
+from youworker.services.chat.interrupted import INTERRUPTED
 
 TITLE_FROM_MESSAGE = 50
 # What an untitled conversation is called; no stored title means untitled (never this text).

@@ -1,7 +1,7 @@
 """Answers being written: one background task per conversation, followed by any number of tabs.
 
 The task belongs to the process, not to a browser tab, so leaving the page does not lose the
-answer; it is saved when it ends (and checkpointed while it streams: chat_checkpoints).
+answer; it is saved when it ends (and checkpointed while it streams: checkpoints.py).
 Followers read snapshots; a follower that is slower than the stream simply sees the latest
 text, so updates coalesce.
 
@@ -24,8 +24,12 @@ from youworker.db import retry_when_locked, session_scope
 from youworker.logging import get_logger
 from youworker.models import Conversation, Message, MessageStatus, ToolCall, User
 from youworker.models.base import utcnow
-from youworker.services import chat, chat_documents, chat_interrupted, run_snapshots
-from youworker.services.agent import (
+from youworker.services import chat
+from youworker.services.broker import Broker, MemoryBroker
+from youworker.services.chat import documents as chat_documents
+from youworker.services.chat import interrupted as chat_interrupted
+from youworker.services.chat import snapshots as run_snapshots
+from youworker.services.chat.agent import (
     AgentConfig,
     TextDelta,
     ToolFinished,
@@ -33,18 +37,17 @@ from youworker.services.agent import (
     ToolStarted,
     run_agent,
 )
-from youworker.services.broker import Broker, MemoryBroker
-from youworker.services.chat_checkpoints import Checkpoints
-from youworker.services.chat_events import answer_origin, conversation_events
-from youworker.services.chat_run_state import Run, RunChannel, apply_event
+from youworker.services.chat.checkpoints import Checkpoints
+from youworker.services.chat.events import answer_origin, conversation_events
+from youworker.services.chat.run_state import Run, RunChannel, apply_event
+from youworker.services.chat.snapshots import RunSnapshot as RunSnapshot
+from youworker.services.chat.snapshots import ToolCard as ToolCard
 from youworker.services.documents.access import has_readable_documents
 from youworker.services.encryption import get_cipher
 from youworker.services.errors import Conflict, NotFound
 from youworker.services.llm.base import ChatMessage, LLMBackend, LLMError
 from youworker.services.llm.embedded import MODEL_NAME as EMBEDDED_MODEL_NAME
 from youworker.services.rate_limits import get_rate_limits
-from youworker.services.run_snapshots import RunSnapshot as RunSnapshot
-from youworker.services.run_snapshots import ToolCard as ToolCard
 from youworker.services.tools.base import ToolContext
 from youworker.settings import get_settings
 

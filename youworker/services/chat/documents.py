@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from youworker.services.agent import ToolFinished, ToolRunner, ToolStarted
+from youworker.services.chat.agent import ToolFinished, ToolRunner, ToolStarted
 from youworker.services.documents.search_tool import SEARCH_TOOL_NAME
 from youworker.services.llm.base import ChatMessage
 from youworker.services.tools.base import ToolContext

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from youworker.db import retry_when_locked, rows_affected, session_scope
 from youworker.models import Message, MessageStatus
 from youworker.models.base import utcnow
-from youworker.services.run_snapshots import RunSnapshot
+from youworker.services.chat.snapshots import RunSnapshot
 
 INTERRUPTED = "interrupted"
 

@@ -9,8 +9,8 @@ import uuid
 from dataclasses import dataclass, field, replace
 
 from youworker.models import MessageStatus
-from youworker.services import run_snapshots
-from youworker.services.agent import (
+from youworker.services.chat import snapshots as run_snapshots
+from youworker.services.chat.agent import (
     TextDelta,
     ThinkingDelta,
     ToolFinished,
@@ -18,9 +18,9 @@ from youworker.services.agent import (
     TurnFinished,
     arguments_json,
 )
+from youworker.services.chat.snapshots import RunSnapshot, ToolCard
 from youworker.services.documents.citations import CitationBook
 from youworker.services.llm.base import Usage
-from youworker.services.run_snapshots import RunSnapshot, ToolCard
 
 
 @dataclass
