@@ -6,8 +6,9 @@ The conversation and message API is re-exported here (`from youworker.services i
 - `conversations`: owner-checked reads and writes of the list, titles and switches;
 - `messages`: saving a question, decrypted views of a thread, the history the model sees;
 - `titles`, `display`: sealed titles and how a conversation or an answer's end reads;
-- `runs` (ChatRuns: admit, start and follow answers), `run_state`, `snapshots`, `events`,
-  `checkpoints`, `interrupted`: an answer while it is written, on one worker or several;
+- `runs` (ChatRuns: admit, create, launch, follow and stop answers), `run_state`, `snapshots`,
+  `events`, `checkpoints`, `interrupted`: an answer while it is written, on one worker or
+  several; `answers`: the one writer of answer rows (open, checkpoint, finish, interrupted);
 - `agent`: the tool loop; `documents`: the passages "Use my documents" retrieves first.
 
 May import models, settings, the other services (documents, llm, tools, broker, audit); never

@@ -10,27 +10,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from sqlalchemy import Table, bindparam, update
-
-from youworker.db import retry_when_locked, session_scope
 from youworker.logging import get_logger
-from youworker.models import Message, MessageStatus
-from youworker.services.encryption import get_cipher
+from youworker.services.chat import answers
 
 log = get_logger(__name__)
 
 CHECKPOINT_SECONDS = 2.0
-_MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
-# Only an answer still streaming: a checkpoint that lands after the answer's final save (the
-# two can overlap) must not put back a shorter text.
-_SAVE_TEXT = (
-    update(_MESSAGES)
-    .where(
-        _MESSAGES.c.id == bindparam("message_id"),
-        _MESSAGES.c.status == MessageStatus.STREAMING,
-    )
-    .values(content_enc=bindparam("text_enc"))
-)
 
 
 class Checkpoints:
@@ -67,26 +52,15 @@ class Checkpoints:
         if not self._latest:
             return 0
         pending, self._latest = self._latest, {}
-        cipher = get_cipher()
-        rows = [
-            {"message_id": message_id, "text_enc": cipher.encrypt(text)}
-            for message_id, text in pending.items()
-        ]
-
-        async def save() -> None:
-            async with session_scope() as db:
-                await db.execute(_SAVE_TEXT, rows)
-                await db.commit()
-
         try:
-            await retry_when_locked(save)
+            await answers.checkpoint(pending)
         except BaseException:
             # Kept for the next period, unless newer text (or the answer's end) came meanwhile.
             for message_id, text in pending.items():
                 if message_id in self._tracked:
                     self._latest.setdefault(message_id, text)
             raise
-        return len(rows)
+        return len(pending)
 
     async def _run(self) -> None:
         while self._tracked:

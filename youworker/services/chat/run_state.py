@@ -47,6 +47,22 @@ class Run:
     claim: str = ""
     heartbeat: asyncio.Task[None] | None = None
 
+    def snapshot(self, version: int) -> RunSnapshot:
+        """What followers see of the answer now."""
+        return RunSnapshot(
+            conversation_id=str(self.conversation_id),
+            message_id=str(self.message_id),
+            model=self.model,
+            text=self.text,
+            thinking=self.thinking,
+            tools=tuple(self.tools),
+            status=self.status,
+            error_code=self.error_code,
+            error_message=self.error_message,
+            version=version,
+            citations=tuple(self.citations.citations()),
+        )
+
 
 class RunChannel:
     """Wakes followers of one conversation whenever something changes."""

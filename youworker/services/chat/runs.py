@@ -8,6 +8,11 @@ text, so updates coalesce.
 With several workers the broker carries the rest: the "one answer at a time" claim (renewed
 while the answer runs, so a dead worker's claim expires and its answer is marked interrupted),
 snapshots to followers on other workers, and stop requests to the worker writing the answer.
+
+Starting is admit (ownership, rate limit, one at a time) -> create the rows (answers.py, the one
+writer of answer rows) -> launch the agent loop. Over 400 lines on purpose: ChatRuns is one
+state machine whose parts (start, publish, stop here or on another worker, finish, the sweep of
+dead workers' answers) share its channels and claims; the rows and snapshots live elsewhere.
 """
 
 from __future__ import annotations
@@ -17,15 +22,12 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import update
-from sqlmodel import col
-
-from youworker.db import retry_when_locked, session_scope
+from youworker.db import session_scope
 from youworker.logging import get_logger
-from youworker.models import Conversation, Message, MessageStatus, ToolCall, User
-from youworker.models.base import utcnow
+from youworker.models import Conversation, MessageStatus, User
 from youworker.services import chat
 from youworker.services.broker import Broker, MemoryBroker
+from youworker.services.chat import answers
 from youworker.services.chat import documents as chat_documents
 from youworker.services.chat import interrupted as chat_interrupted
 from youworker.services.chat import snapshots as run_snapshots
@@ -43,7 +45,6 @@ from youworker.services.chat.run_state import Run, RunChannel, apply_event
 from youworker.services.chat.snapshots import RunSnapshot as RunSnapshot
 from youworker.services.chat.snapshots import ToolCard as ToolCard
 from youworker.services.documents.access import has_readable_documents
-from youworker.services.encryption import get_cipher
 from youworker.services.errors import Conflict, NotFound
 from youworker.services.llm.base import ChatMessage, LLMBackend, LLMError
 from youworker.services.llm.embedded import MODEL_NAME as EMBEDDED_MODEL_NAME
@@ -143,64 +144,17 @@ class ChatRuns:
     ) -> uuid.UUID:
         """Save the user's message (if any), then start writing the answer. Returns its id.
 
+        Admit (ownership, rate limit, one answer at a time), create the rows, launch the task.
         `conversation` is the caller's copy, just created or read, which spares reading it again.
         """
-        settings = get_settings()
         backend, default_model = await self._resolve_backend()
-        reserved = False
+        owned, claim = await self._admit(actor, conversation_id, user_text, conversation)
         try:
-            # Ownership first: someone else's conversation reads as absent, never as busy.
-            if conversation is None:
-                async with session_scope() as db:
-                    conversation = await chat.get_owned(db, actor, conversation_id)
-            else:
-                chat.check_owned(actor, conversation_id, conversation)
-            if user_text is not None:
-                # Sends only: a regeneration has already removed the answer it replaces, and
-                # one answer at a time per conversation bounds how fast it can repeat.
-                await get_rate_limits().check_message(actor.id)
-            channel = self._channel(conversation_id)
-            # Checked and claimed with no await in between, so of two tabs starting at once
-            # one saves its question and the other saves nothing.
-            if channel.run is not None or conversation_id in self._starting:
-                raise Conflict(BUSY)
-            self._starting.add(conversation_id)
-            reserved = True
-            # Across workers: only the holder of the claim writes an answer here.
-            claim = await self._broker.claim(claim_key(conversation_id), CLAIM_TTL_SECONDS)
-            if claim is None:
-                raise Conflict(BUSY)
-            model = conversation.model or default_model
+            model = owned.model or default_model
             if backend.name == "ollama" and model == EMBEDDED_MODEL_NAME:
                 model = default_model  # chosen while Ollama was away
-            disabled = set(conversation.disabled_tools)
-            use_documents = conversation.use_documents
-            searched = tuple(conversation.collection_ids)
-            owned = conversation  # as checked above: the question is saved without reading it again
-
-            async def save() -> tuple[Message, list[ChatMessage]]:
-                async with session_scope() as db:
-                    opening: list[ChatMessage] = []
-                    if user_text is not None:
-                        question = await chat.add_question(
-                            db, actor, conversation_id, user_text, commit=False, known=owned
-                        )
-                        if question.opens_conversation:
-                            opening = [ChatMessage(role="user", content=user_text)]
-                    answer = Message(
-                        conversation_id=conversation_id,
-                        role="assistant",
-                        content_enc=get_cipher().encrypt(""),
-                        status=MessageStatus.STREAMING,
-                        model=model,
-                    )
-                    db.add(answer)
-                    await db.commit()
-                    # A first question is the whole history: nothing to read back.
-                    return answer, opening or await chat.history_for_model(db, conversation_id)
-
             try:
-                answer, history = await retry_when_locked(save)
+                answer, history = await answers.open_answer(actor, owned, user_text, model)
             except BaseException:
                 await self._broker.release(claim_key(conversation_id), claim)
                 raise
@@ -211,37 +165,95 @@ class ChatRuns:
                 model=model,
                 claim=claim,
             )
+            channel = self._channel(conversation_id)
             channel.run = run
             self._checkpoints.track(run.message_id)
         finally:
-            if reserved:
-                self._starting.discard(conversation_id)
+            self._starting.discard(conversation_id)
+        self._launch(actor, channel, run, backend, history, owned)
+        log.info("chat.start", user=str(actor.id), conversation=str(conversation_id), model=model)
+        return answer.id
+
+    async def _admit(
+        self,
+        actor: User,
+        conversation_id: uuid.UUID,
+        user_text: str | None,
+        conversation: Conversation | None,
+    ) -> tuple[Conversation, str]:
+        """The owned conversation and the claim on it. Once admitted, `_starting` holds the
+        conversation until the caller has saved its rows (the caller then discards it)."""
+        # Ownership first: someone else's conversation reads as absent, never as busy.
+        if conversation is None:
+            async with session_scope() as db:
+                conversation = await chat.get_owned(db, actor, conversation_id)
+        else:
+            chat.check_owned(actor, conversation_id, conversation)
+        if user_text is not None:
+            # Sends only: a regeneration has already removed the answer it replaces, and
+            # one answer at a time per conversation bounds how fast it can repeat.
+            await get_rate_limits().check_message(actor.id)
+        channel = self._channel(conversation_id)
+        # Checked and claimed with no await in between, so of two tabs starting at once
+        # one saves its question and the other saves nothing.
+        if channel.run is not None or conversation_id in self._starting:
+            raise Conflict(BUSY)
+        self._starting.add(conversation_id)
+        try:
+            # Across workers: only the holder of the claim writes an answer here.
+            claim = await self._broker.claim(claim_key(conversation_id), CLAIM_TTL_SECONDS)
+        except BaseException:
+            self._starting.discard(conversation_id)
+            raise
+        if claim is None:
+            self._starting.discard(conversation_id)
+            raise Conflict(BUSY)
+        return conversation, claim
+
+    def _launch(
+        self,
+        actor: User,
+        channel: RunChannel,
+        run: Run,
+        backend: LLMBackend,
+        history: list[ChatMessage],
+        conversation: Conversation,
+    ) -> None:
+        """Run the agent loop in the background; followers see the empty answer at once."""
+        settings = get_settings().chat
         run.heartbeat = asyncio.create_task(self._keep_claim(run))
         self._publish(channel, run)
         config = AgentConfig(
-            model=model,
-            max_steps=settings.chat.max_steps,
-            tool_timeout_s=settings.chat.tool_timeout_seconds,
-            model_timeout_s=settings.chat.model_timeout_seconds,
+            model=run.model,
+            max_steps=settings.max_steps,
+            tool_timeout_s=settings.tool_timeout_seconds,
+            model_timeout_s=settings.model_timeout_seconds,
         )
         ctx = ToolContext(
             user_id=str(actor.id),
-            conversation_id=str(conversation_id),
+            conversation_id=str(conversation.id),
             citations=run.citations,
-            collection_ids=searched,
+            collection_ids=tuple(conversation.collection_ids),
         )
 
         async def has_documents() -> bool:
             async with session_scope() as db:
                 return await has_readable_documents(db, actor)
 
+        disabled = set(conversation.disabled_tools)
         run.task = asyncio.create_task(
             self._execute(
-                channel, run, backend, history, disabled, ctx, config, use_documents, has_documents
+                channel,
+                run,
+                backend,
+                history,
+                disabled,
+                ctx,
+                config,
+                conversation.use_documents,
+                has_documents,
             )
         )
-        log.info("chat.start", user=str(actor.id), conversation=str(conversation_id), model=model)
-        return answer.id
 
     async def stop(self, actor: User, conversation_id: uuid.UUID) -> bool:
         """Stop the answer being written; the text so far is kept as a stopped answer."""
@@ -325,19 +337,7 @@ class ChatRuns:
         return channel.version
 
     def _publish(self, channel: RunChannel, run: Run) -> None:
-        channel.last = RunSnapshot(
-            conversation_id=str(run.conversation_id),
-            message_id=str(run.message_id),
-            model=run.model,
-            text=run.text,
-            thinking=run.thinking,
-            tools=tuple(run.tools),
-            status=run.status,
-            error_code=run.error_code,
-            error_message=run.error_message,
-            version=channel.version + 1,
-            citations=tuple(run.citations.citations()),
-        )
+        channel.last = run.snapshot(channel.version + 1)
         channel.bump()
         self._share(channel.last)
 
@@ -419,52 +419,9 @@ class ChatRuns:
 
     async def _finish(self, channel: RunChannel, run: Run) -> None:
         self._checkpoints.done(run.message_id)
-        cipher = get_cipher()
         elapsed_ms = int((time.perf_counter() - run.started) * 1000)
-
-        async def save() -> None:
-            async with session_scope() as db:
-                message = await db.get(Message, run.message_id)
-                if message is not None:
-                    message.content_enc = cipher.encrypt(run.text)
-                    message.thinking_enc = cipher.encrypt(run.thinking) if run.thinking else None
-                    message.status = run.status
-                    message.citations_enc = (
-                        cipher.encrypt(run.citations.to_json()) if len(run.citations) else None
-                    )
-                    message.prompt_tokens = run.usage.prompt_tokens or None
-                    message.completion_tokens = run.usage.completion_tokens or None
-                    message.latency_ms = elapsed_ms
-                    message.ttft_ms = run.first_token_ms
-                    message.error_code = run.error_code
-                    message.error_message = (run.error_message or "")[:500] or None
-                    message.completed_at = utcnow()
-                    for card in run.tools:
-                        db.add(
-                            ToolCall(
-                                message_id=run.message_id,
-                                step=card.step,
-                                name=card.name,
-                                arguments_enc=cipher.encrypt(card.arguments),
-                                result_enc=cipher.encrypt(card.output)
-                                if card.status == "ok"
-                                else None,
-                                error_enc=cipher.encrypt(card.error or "stopped")
-                                if card.status != "ok"
-                                else None,
-                                ok=card.status == "ok",
-                                duration_ms=card.duration_ms,
-                            )
-                        )
-                await db.execute(
-                    update(Conversation)
-                    .where(col(Conversation.id) == run.conversation_id)
-                    .values(updated_at=utcnow())
-                )
-                await db.commit()
-
         try:
-            await retry_when_locked(save)
+            await answers.finish_answer(run, elapsed_ms)
         finally:
             if run.heartbeat is not None and run.heartbeat is not asyncio.current_task():
                 run.heartbeat.cancel()
@@ -498,13 +455,13 @@ class ChatRuns:
         """Answers left streaming by a worker that died (its claim lapsed) are saved as stopped,
         and their followers on every worker are told."""
         count = 0
-        for message_id, conversation_id, model in await chat_interrupted.streaming_answers():
+        for message_id, conversation_id, model in await answers.streaming_answers():
             channel = self._channels.get(conversation_id)
             if channel is not None and channel.run is not None:
                 continue
             if await self._broker.holder(claim_key(conversation_id)) is not None:
                 continue
-            if await chat_interrupted.save_interrupted(message_id):
+            if await answers.mark_interrupted(message_id):
                 count += 1
                 channel = self._channel(conversation_id)
                 channel.last = chat_interrupted.interrupted_snapshot(
