@@ -59,5 +59,5 @@ class SearchableList(PagedList, mixin=True):
     @rx.event
     @site_admin_view
     async def search(self, actor: User, query: str) -> EventSpec | None:
-        self.query = str(query)[: self.query_max_chars]
+        self.query = query[: self.query_max_chars]
         return await self._show(actor, 0)

@@ -42,11 +42,16 @@ def _expected(handler: Callable[..., Any]) -> dict[str, tuple[type, ...]]:
     }
 
 
+@functools.cache
+def _signature(handler: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(handler)
+
+
 def misfit_argument(handler: Callable[..., Any], *args: Any, **kwargs: Any) -> str | None:
     """The name of the first argument whose type is not the declared one (or that is missing or
     unexpected), else None. `args` include the handler's leading self and user."""
     try:
-        bound = inspect.signature(handler).bind(*args, **kwargs)
+        bound = _signature(handler).bind(*args, **kwargs)
     except TypeError:
         return "arguments"
     for name, kinds in _expected(handler).items():

@@ -148,7 +148,7 @@ class ChatRuns:
         `conversation` is the caller's copy, just created or read, which spares reading it again.
         """
         backend, default_model = await self._resolve_backend()
-        owned, claim = await self._admit(actor, conversation_id, user_text, conversation)
+        owned, claim, channel = await self._admit(actor, conversation_id, user_text, conversation)
         try:
             model = owned.model or default_model
             if backend.name == "ollama" and model == EMBEDDED_MODEL_NAME:
@@ -165,7 +165,6 @@ class ChatRuns:
                 model=model,
                 claim=claim,
             )
-            channel = self._channel(conversation_id)
             channel.run = run
             self._checkpoints.track(run.message_id)
         finally:
@@ -180,9 +179,9 @@ class ChatRuns:
         conversation_id: uuid.UUID,
         user_text: str | None,
         conversation: Conversation | None,
-    ) -> tuple[Conversation, str]:
-        """The owned conversation and the claim on it. Once admitted, `_starting` holds the
-        conversation until the caller has saved its rows (the caller then discards it)."""
+    ) -> tuple[Conversation, str, RunChannel]:
+        """The owned conversation, the claim on it and its channel. Once admitted, `_starting`
+        holds the conversation until the caller has saved its rows (then discards it)."""
         # Ownership first: someone else's conversation reads as absent, never as busy.
         if conversation is None:
             async with session_scope() as db:
@@ -208,7 +207,7 @@ class ChatRuns:
         if claim is None:
             self._starting.discard(conversation_id)
             raise Conflict(BUSY)
-        return conversation, claim
+        return conversation, claim, channel
 
     def _launch(
         self,
